@@ -1,0 +1,376 @@
+"""The local stack without Docker: Kafka (KRaft), Postgres, Redis and the five services.
+
+    python deploy/localstack.py up        install what is missing, start everything (idempotent)
+    python deploy/localstack.py infra     only Kafka, Postgres and Redis (+ topics)
+    python deploy/localstack.py down      stop everything cleanly
+    python deploy/localstack.py stop kafka | start kafka    (used by the outbox test)
+    python deploy/localstack.py status
+
+State lives in `.run/` (git-ignored): data directories, logs, pid files.
+Ports and URLs come from the same settings the services read (shared/config.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shared.config import Env  # noqa: E402
+
+RUN = ROOT / ".run"
+LOGS = RUN / "logs"
+PIDS = RUN / "pids"
+SERVICES = ("accounts", "publishing", "fanout", "feedread", "insights")
+KAFKA_POM = ROOT / "deploy" / "kafka" / "pom.xml"
+ENV = Env.from_os()
+
+
+def log(message: str) -> None:
+    print(f"[stack] {message}", flush=True)
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_until(check, what: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"[stack] {what} did not come up within {timeout_s:.0f}s; see {LOGS}")
+
+
+def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, **kwargs)
+
+
+# ---------------------------------------------------------------- binaries
+
+
+def postgres_bindir() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
+    return found[0].parent if found else None
+
+
+def ensure_binaries() -> None:
+    """Installs Java, Maven, Postgres and Redis from Debian's packages when missing."""
+    missing = []
+    if not shutil.which("java"):
+        missing.append("openjdk-17-jre-headless")
+    if not shutil.which("mvn"):
+        missing.append("maven")
+    if postgres_bindir() is None:
+        missing.append("postgresql")
+    if not shutil.which("redis-server"):
+        missing.append("redis-server")
+    if not missing:
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise SystemExit(
+            "[stack] missing programs; install them, then run again:\n"
+            f"    sudo apt-get update && sudo apt-get install -y {' '.join(missing)}"
+        )
+    log(f"installing {' '.join(missing)} with apt-get")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run(["apt-get", "update", "-qq"], env=env)
+    run(["apt-get", "install", "-y", "-qq", *missing], env=env)
+    # Debian's postgresql package starts a cluster on 5432; ours is separate, so leave it be.
+
+
+# ---------------------------------------------------------------- pid files
+
+
+def pid_of(name: str) -> int | None:
+    path = PIDS / f"{name}.pid"
+    if not path.exists():
+        return None
+    try:
+        pid = int(path.read_text().strip())
+        os.kill(pid, 0)
+        return pid
+    except (ValueError, ProcessLookupError, PermissionError):
+        return None
+
+
+def spawn(name: str, cmd: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> None:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    PIDS.mkdir(parents=True, exist_ok=True)
+    with open(LOGS / f"{name}.log", "ab") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env, cwd=cwd, start_new_session=True,
+        )
+    (PIDS / f"{name}.pid").write_text(str(proc.pid))
+
+
+def terminate(name: str, timeout_s: float = 20.0) -> None:
+    pid = pid_of(name)
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    (PIDS / f"{name}.pid").unlink(missing_ok=True)
+    log(f"{name} stopped")
+
+
+# ---------------------------------------------------------------- postgres
+
+
+def as_postgres_user() -> list[str]:
+    """Postgres refuses to run as root: run its programs as the `postgres` user then."""
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+def start_postgres() -> None:
+    port = ENV.int("WEITAO_PG_PORT")
+    data = RUN / "pg" / "data"
+    bindir = postgres_bindir()
+    assert bindir is not None
+    if port_open(port):
+        return
+    RUN.mkdir(exist_ok=True)
+    (RUN / "pg").mkdir(exist_ok=True)
+    if os.geteuid() == 0:
+        shutil.chown(RUN / "pg", "postgres", "postgres")
+        # The postgres user must be able to reach .run/pg through the checkout's folders.
+        for parent in [RUN, *RUN.parents]:
+            if parent == Path("/"):
+                break
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                os.chmod(parent, mode | 0o001)
+    if not (data / "PG_VERSION").exists():
+        log("initialising Postgres data directory")
+        run([*as_postgres_user(), str(bindir / "initdb"), "-D", str(data), "-U", "weitao",
+             "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"], stdout=subprocess.DEVNULL)
+    log(f"starting Postgres on 127.0.0.1:{port}")
+    run([*as_postgres_user(), str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l",
+         str(RUN / "pg" / "postgres.log"), "-o",
+         f"-p {port} -k {RUN / 'pg'} -c listen_addresses=127.0.0.1 -c max_connections=200 "
+         # A throwaway local stack: durability against OS crashes is not worth the fsyncs.
+         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off", "start"],
+        stdout=subprocess.DEVNULL)
+    exists = subprocess.run(
+        [str(bindir.parent / "bin" / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "weitao",
+         "-d", "postgres", "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'weitao'"],
+        check=True, capture_output=True, text=True).stdout.strip()
+    if exists != "1":
+        run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "weitao",
+             "weitao"])
+
+
+def stop_postgres() -> None:
+    data = RUN / "pg" / "data"
+    bindir = postgres_bindir()
+    if bindir and (data / "postmaster.pid").exists():
+        subprocess.run([*as_postgres_user(), str(bindir / "pg_ctl"), "-D", str(data), "-m",
+                        "fast", "-w", "stop"], stdout=subprocess.DEVNULL, check=False)
+        log("postgres stopped")
+
+
+# ---------------------------------------------------------------- redis
+
+
+def start_redis() -> None:
+    port = ENV.int("WEITAO_REDIS_PORT")
+    if port_open(port):
+        return
+    (RUN / "redis").mkdir(parents=True, exist_ok=True)
+    log(f"starting Redis on 127.0.0.1:{port}")
+    # The feeds are a cache rebuilt from Postgres truth via events: no RDB/AOF needed.
+    spawn("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                    "--dir", str(RUN / "redis"), "--save", "", "--appendonly", "no"])
+    wait_until(lambda: port_open(port), "Redis")
+
+
+# ---------------------------------------------------------------- kafka
+
+
+def kafka_libs() -> Path:
+    """Fetches the Kafka jars with Maven (once per pom version) into .run/kafka/libs."""
+    libs = RUN / "kafka" / "libs"
+    stamp = libs / ".pom-stamp"
+    pom_text = KAFKA_POM.read_text()
+    if stamp.exists() and stamp.read_text() == pom_text:
+        return libs
+    log("fetching Kafka from Maven Central (first run only)")
+    shutil.rmtree(libs, ignore_errors=True)
+    run(["mvn", "-q", "-B", "-f", str(KAFKA_POM), "dependency:copy-dependencies",
+         f"-DoutputDirectory={libs}", "-DincludeScope=runtime"])
+    stamp.write_text(pom_text)
+    return libs
+
+
+def kafka_properties() -> Path:
+    port = ENV.int("WEITAO_KAFKA_PORT")
+    controller = ENV.int("WEITAO_KAFKA_CONTROLLER_PORT")
+    data = RUN / "kafka" / "data"
+    path = RUN / "kafka" / "server.properties"
+    path.write_text(f"""# generated by deploy/localstack.py
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:{controller}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs={data}
+num.partitions=12
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=12
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# Tests and the demo start consumer groups often: do not wait for more members.
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=false
+log.retention.hours=168
+""")
+    return path
+
+
+def start_kafka() -> None:
+    port = ENV.int("WEITAO_KAFKA_PORT")
+    if port_open(port):
+        return
+    libs = kafka_libs()
+    props = kafka_properties()
+    classpath = f"{libs}/*"
+    log4j = ROOT / "deploy" / "kafka" / "log4j2.properties"
+    java = ["java", "-Xms256m", "-Xmx1g", f"-Dlog4j2.configurationFile={log4j}",
+            f"-Dkafka.logs.dir={LOGS}", "-cp", classpath]
+    data = RUN / "kafka" / "data"
+    if not (data / "meta.properties").exists():
+        log("formatting Kafka storage (KRaft, single node)")
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        run([*java, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
+             "-c", str(props)], stdout=subprocess.DEVNULL)
+    log(f"starting Kafka on 127.0.0.1:{port}")
+    spawn("kafka", [*java, "kafka.Kafka", str(props)])
+    wait_until(lambda: port_open(port), "Kafka", timeout_s=90)
+
+
+def stop_kafka() -> None:
+    terminate("kafka", timeout_s=30)
+
+
+def create_topics() -> None:
+    run([str(python()), "-m", "shared.topics", "create"], cwd=ROOT)
+
+
+# ---------------------------------------------------------------- services
+
+
+def python() -> Path:
+    venv = ROOT / ".venv" / "bin" / "python"
+    return venv if venv.exists() else Path(sys.executable)
+
+
+def service_port(name: str) -> int:
+    return ENV.int(f"WEITAO_{name.upper()}_PORT")
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def start_services() -> None:
+    for name in SERVICES:
+        if pid_of(name) is not None:
+            continue
+        log(f"starting {name} on :{service_port(name)}")
+        spawn(name, [str(python()), "-m", f"services.{name}"], env=dict(os.environ))
+    for name in SERVICES:
+        url = f"http://127.0.0.1:{service_port(name)}/readyz"
+        wait_until(lambda url=url: http_ok(url), f"service {name}", timeout_s=90)
+
+
+def stop_services() -> None:
+    for name in SERVICES:
+        terminate(name)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def up_infra() -> None:
+    ensure_binaries()
+    start_postgres()
+    start_redis()
+    start_kafka()
+    create_topics()
+
+
+def status() -> None:
+    checks = {
+        "postgres": port_open(ENV.int("WEITAO_PG_PORT")),
+        "redis": port_open(ENV.int("WEITAO_REDIS_PORT")),
+        "kafka": port_open(ENV.int("WEITAO_KAFKA_PORT")),
+    }
+    for name in SERVICES:
+        checks[name] = http_ok(f"http://127.0.0.1:{service_port(name)}/readyz")
+    for name, ok in checks.items():
+        print(f"{name:12s} {'up' if ok else 'down'}")
+
+
+def main(argv: list[str]) -> None:
+    command = argv[0] if argv else "up"
+    target = argv[1] if len(argv) > 1 else None
+    if command == "up":
+        up_infra()
+        start_services()
+    elif command == "infra":
+        up_infra()
+    elif command == "services":
+        start_services()
+    elif command == "down":
+        stop_services()
+        stop_kafka()
+        terminate("redis")
+        stop_postgres()
+    elif command == "stop" and target == "kafka":
+        stop_kafka()
+    elif command == "start" and target == "kafka":
+        start_kafka()
+    elif command == "stop" and target in SERVICES:
+        terminate(target)
+    elif command == "start" and target in SERVICES:
+        start_services()
+    elif command == "status":
+        status()
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,1 @@
+"""The Weitao project's own small library: config, contracts, auth, HTTP and Kafka helpers."""

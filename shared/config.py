@@ -1,0 +1,104 @@
+"""Settings from environment variables, each with a documented local default.
+
+Every service builds one frozen dataclass from these helpers at start-up; a value
+that cannot be parsed stops the process with the variable's name in the message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# The local stack's defaults (README "Configuration"): loopback, non-default ports,
+# so a developer's own Postgres/Redis/Kafka are never touched.
+LOCAL_DEFAULTS: dict[str, str] = {
+    "WEITAO_PG_PORT": "55432",
+    "WEITAO_REDIS_PORT": "56379",
+    "WEITAO_KAFKA_PORT": "59092",
+    "WEITAO_KAFKA_CONTROLLER_PORT": "59093",
+    "WEITAO_POSTGRES_DSN": "postgresql://weitao@127.0.0.1:{WEITAO_PG_PORT}/weitao",
+    "WEITAO_REDIS_URL": "redis://127.0.0.1:{WEITAO_REDIS_PORT}/0",
+    "WEITAO_KAFKA_BOOTSTRAP": "127.0.0.1:{WEITAO_KAFKA_PORT}",
+    # Development default only: a deployment sets its own secret.
+    "WEITAO_JWT_SECRET": "weitao-dev-secret-change-me-0123456789",
+    "WEITAO_HOST": "127.0.0.1",
+    "WEITAO_ACCOUNTS_PORT": "8081",
+    "WEITAO_PUBLISHING_PORT": "8082",
+    "WEITAO_FANOUT_PORT": "8083",
+    "WEITAO_FEEDREAD_PORT": "8084",
+    "WEITAO_INSIGHTS_PORT": "8085",
+    "WEITAO_TOPIC_PARTITIONS": "12",
+    "WEITAO_FEED_CAP": "800",
+    "WEITAO_DAILY_POST_LIMIT": "3",
+    "WEITAO_PUBLIC_BASE_URL": "https://weitao.example/f",
+    "WEITAO_FOLLOW_TOKEN_TTL_S": "2592000",
+    "WEITAO_LOG_LEVEL": "INFO",
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Env:
+    """Reads settings from a mapping (os.environ by default), falling back to LOCAL_DEFAULTS."""
+
+    values: Mapping[str, str]
+
+    @classmethod
+    def from_os(cls) -> Env:
+        return cls(os.environ)
+
+    def str(self, key: str) -> str:
+        raw = self.values.get(key)
+        if raw is None or raw == "":
+            if key not in LOCAL_DEFAULTS:
+                raise ConfigError(f"missing required setting {key}")
+            raw = LOCAL_DEFAULTS[key]
+        # Defaults may refer to other settings ({WEITAO_PG_PORT}); resolve them the same way.
+        if "{" in raw:
+            names = [part.split("}")[0] for part in raw.split("{")[1:]]
+            raw = raw.format(**{name: self.str(name) for name in names})
+        return raw
+
+    def int(self, key: str) -> int:
+        raw = self.str(key)
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"setting {key} must be an integer, got {raw!r}") from None
+
+    def float(self, key: str) -> float:
+        raw = self.str(key)
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"setting {key} must be a number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Common:
+    """Settings every service shares."""
+
+    host: str
+    postgres_dsn: str
+    redis_url: str
+    kafka_bootstrap: str
+    jwt_secret: str
+    log_level: str
+
+    @classmethod
+    def from_env(cls, env: Env) -> Common:
+        secret = env.str("WEITAO_JWT_SECRET")
+        if len(secret) < 16:
+            raise ConfigError("setting WEITAO_JWT_SECRET must be at least 16 characters")
+        return cls(
+            host=env.str("WEITAO_HOST"),
+            postgres_dsn=env.str("WEITAO_POSTGRES_DSN"),
+            redis_url=env.str("WEITAO_REDIS_URL"),
+            kafka_bootstrap=env.str("WEITAO_KAFKA_BOOTSTRAP"),
+            jwt_secret=secret,
+            log_level=env.str("WEITAO_LOG_LEVEL"),
+        )

@@ -1,0 +1,75 @@
+"""The topic table: every Kafka topic Weitao uses, defined once.
+
+`python -m shared.topics create` creates the missing ones with explicit partition counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.config import Env
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    key: str  # which entity's id is the message key (ordering is per key)
+    producer: str
+    consumers: tuple[str, ...]
+    payload: str
+
+
+ACCOUNTS = Topic(
+    "weitao.accounts.v1", "account_id", "accounts", ("publishing", "fanout", "feedread"),
+    "account.created / account.suspended / account.unsuspended: the account snapshot",
+)
+FOLLOWS = Topic(
+    "weitao.follows.v1", "account_id (the followed)", "accounts", ("fanout", "feedread"),
+    "follow.created / follow.removed: user_id, account_id, source, version",
+)
+POSTS = Topic(
+    "weitao.posts.v1", "account_id (the author)", "publishing", ("fanout", "feedread"),
+    "post.published (the post) / post.deleted (post_id, account_id)",
+)
+
+ALL_TOPICS: tuple[Topic, ...] = (ACCOUNTS, FOLLOWS, POSTS)
+
+
+async def create_topics(bootstrap: str, partitions: int) -> list[str]:
+    """Creates every topic of the table that does not exist yet; returns the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [t for t in ALL_TOPICS if t.name not in existing]
+        if wanted:
+            try:
+                await admin.create_topics(
+                    [NewTopic(t.name, num_partitions=partitions, replication_factor=1)
+                     for t in wanted]
+                )
+            except TopicAlreadyExistsError:
+                pass  # a concurrent creator won the race: fine
+        return [t.name for t in wanted]
+    finally:
+        await admin.close()
+
+
+def main(argv: list[str]) -> None:
+    if argv != ["create"]:
+        raise SystemExit("usage: python -m shared.topics create")
+    env = Env.from_os()
+    created = asyncio.run(
+        create_topics(env.str("WEITAO_KAFKA_BOOTSTRAP"), env.int("WEITAO_TOPIC_PARTITIONS"))
+    )
+    for name in created:
+        print(f"[stack] created topic {name}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
