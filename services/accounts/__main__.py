@@ -1,0 +1,5 @@
+"""python -m services.accounts"""
+
+from services.accounts.app import main
+
+main()

@@ -1,0 +1,46 @@
+"""Accounts wiring: config, Postgres (own schema), the outbox relay, routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+from aiohttp import web
+
+from services.accounts import api
+from services.accounts.config import AccountsConfig
+from services.accounts.store import SCHEMA, AccountStore
+from shared import logs, runtime
+from shared.http import METRICS, build_app
+from shared.ids import IdGenerator
+from shared.outbox import OutboxRelay
+
+POOL = web.AppKey("accounts_pool", asyncpg.Pool)
+
+
+def create_app(config: AccountsConfig) -> web.Application:
+    app = build_app("Weitao accounts", config.common.jwt_secret, api.ROUTES, api.ERROR_STATUSES)
+    app[api.CONFIG] = config
+    app[api.IDS] = IdGenerator()
+
+    async def store(app: web.Application):
+        app[api.STORE] = AccountStore(app[POOL])
+        yield
+
+    async def relay(app: web.Application) -> None:
+        await OutboxRelay(app[POOL], SCHEMA, config.common.kafka_bootstrap, app[METRICS]).run()
+
+    app.cleanup_ctx.extend([
+        runtime.postgres(POOL, config.common.postgres_dsn, SCHEMA,
+                         Path(__file__).parent / "migrations"),
+        runtime.kafka_readiness(config.common.kafka_bootstrap),
+        store,
+        runtime.background("outbox-relay", relay),
+    ])
+    return app
+
+
+def main() -> None:
+    config = AccountsConfig.from_env()
+    logs.configure("accounts", config.common.log_level)
+    runtime.serve(create_app(config), config.common.host, config.port)

@@ -1,0 +1,148 @@
+"""Accounts rules: kinds, categories, handles, invitations, follows, follow tokens. No I/O."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from shared.errors import DomainError
+from shared.vocabulary import Category
+
+Kind = Literal["consumer", "seller", "influencer", "media"]
+OPERATOR_KINDS: tuple[str, ...] = ("seller", "influencer", "media")
+HANDLE_PATTERN = "^[a-z0-9_]{3,30}$"
+
+
+class NewAccount(msgspec.Struct, forbid_unknown_fields=True):
+    handle: Annotated[str, msgspec.Meta(pattern=HANDLE_PATTERN)]
+    kind: Kind
+    display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+    category: Category | None = None
+    invitation_code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+
+
+class NewInvitation(msgspec.Struct, forbid_unknown_fields=True):
+    max_uses: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+    expires_at: datetime | None = None
+    kinds: list[Literal["seller", "influencer", "media"]] | None = None
+
+
+# ---------------------------------------------------------------- errors
+
+
+class AccountsError(DomainError):
+    code = "accounts_error"
+
+
+class InvitationRequired(AccountsError):
+    code = "invitation_required"
+
+
+class InvitationInvalid(AccountsError):
+    code = "invitation_invalid"
+
+
+class CategoryRequired(AccountsError):
+    code = "validation_error"
+
+
+class HandleTaken(AccountsError):
+    code = "handle_taken"
+
+
+class AccountNotFound(AccountsError):
+    code = "not_found"
+
+
+class CannotFollowSelf(AccountsError):
+    code = "cannot_follow_self"
+
+
+class NotFollowable(AccountsError):
+    code = "not_followable"
+
+
+class TokenInvalid(AccountsError):
+    code = "token_invalid"
+
+
+# ---------------------------------------------------------------- rules
+
+
+def check_new_account(new: NewAccount) -> None:
+    """Operators need an invitation code and a category; consumers need neither."""
+    if new.kind in OPERATOR_KINDS:
+        if not new.invitation_code:
+            raise InvitationRequired(f"a {new.kind} account needs an invitation code")
+        if new.category is None:
+            raise CategoryRequired(f"a {new.kind} account needs a category", field="category")
+
+
+@dataclass(frozen=True)
+class Invitation:
+    code: str
+    max_uses: int
+    uses: int
+    expires_at: datetime | None
+    kinds: tuple[str, ...]
+
+
+def invitation_refusal(invitation: Invitation | None, kind: str, now: datetime) -> str | None:
+    """Why a code cannot admit an account of `kind` now, or None when it can."""
+    if invitation is None:
+        return "unknown"
+    if invitation.expires_at is not None and invitation.expires_at <= now:
+        return "expired"
+    if invitation.uses >= invitation.max_uses:
+        return "used_up"
+    if kind not in invitation.kinds:
+        return "wrong_kind"
+    return None
+
+
+def new_invitation_code() -> str:
+    """A code staff hand out: 12 characters, unambiguous to read aloud or type."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def check_follow(user_id: int, account_id: int, target_kind: str) -> None:
+    if user_id == account_id:
+        raise CannotFollowSelf("an account cannot follow itself")
+    if target_kind == "consumer":
+        raise NotFollowable("consumer accounts cannot be followed")
+
+
+# ---------------------------------------------------------------- follow tokens (QR codes)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def sign_follow_token(secret: str, account_id: int, expires_epoch_s: int) -> str:
+    """`<account>.<expiry>.<hmac>`: names the account, unforgeable without the secret."""
+    body = f"{account_id}.{expires_epoch_s}"
+    mac = hmac.new(f"follow:{secret}".encode(), body.encode(), hashlib.sha256).digest()
+    return f"{body}.{_b64(mac[:18])}"
+
+
+def verify_follow_token(secret: str, token: str, now_epoch_s: int) -> int:
+    """The account a token names; TokenInvalid when forged, malformed or expired."""
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+        raise TokenInvalid("malformed follow token")
+    account_id, expires = int(parts[0]), int(parts[1])
+    expected = sign_follow_token(secret, account_id, expires)
+    if not hmac.compare_digest(expected.encode(), token.encode()):
+        raise TokenInvalid("follow token signature does not match")
+    if expires <= now_epoch_s:
+        raise TokenInvalid("follow token expired")
+    return account_id

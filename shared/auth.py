@@ -1,0 +1,72 @@
+"""JWT bearer auth of API.md: HS256, claims `sub`, `role` (user | staff | service), `exp`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import jwt
+
+from shared.errors import ApiError
+
+Role = Literal["user", "staff", "service"]
+ROLES: frozenset[str] = frozenset({"user", "staff", "service"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the account id in `sub` and the role it acts in."""
+
+    sub: str
+    role: Role
+
+    def may_act_for(self, account_id: int) -> bool:
+        """A user acts only as itself; a service acts for anyone (API.md)."""
+        return self.role == "service" or (self.role == "user" and self.sub == str(account_id))
+
+    def is_staff(self) -> bool:
+        return self.role == "staff"
+
+
+def mint_token(secret: str, sub: str | int, role: Role, ttl_s: int = 3600) -> str:
+    """A signed token, for internal callers, the demo, tests and the load harness."""
+    claims = {"sub": str(sub), "role": role, "exp": int(time.time()) + ttl_s}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def unauthorized(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message)
+
+
+def principal_from_header(header: str | None, secret: str) -> Principal:
+    """Decodes `Authorization: Bearer <jwt>`; raises ApiError(401) for anything not valid."""
+    if not header:
+        raise unauthorized("missing bearer token")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized("authorization must be 'Bearer <token>'")
+    try:
+        claims = jwt.decode(
+            token.strip(), secret, algorithms=["HS256"], options={"require": ["sub", "role", "exp"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise unauthorized("token expired") from None
+    except jwt.PyJWTError:
+        raise unauthorized("invalid token") from None
+    sub, role = claims.get("sub"), claims.get("role")
+    if not isinstance(sub, str) or not sub or role not in ROLES:
+        raise unauthorized("token claims must carry a string sub and a known role")
+    return Principal(sub=sub, role=role)
+
+
+def require_role(principal: Principal, *roles: Role) -> None:
+    if principal.role not in roles:
+        raise ApiError(403, "forbidden", f"requires role {' or '.join(roles)}")
+
+
+def require_actor(principal: Principal, account_id: int, *, staff_too: bool = False) -> None:
+    """Allows the account itself (user), a service, and staff when `staff_too`."""
+    if principal.may_act_for(account_id) or (staff_too and principal.is_staff()):
+        return
+    raise ApiError(403, "forbidden", "not allowed to act for this account")

@@ -1,0 +1,173 @@
+"""The event envelope and every event contract, defined once.
+
+Envelope: `{event_id, type, version, occurred_at, key, payload}`, orjson-encoded.
+A contract is a frozen dataclass naming its topic, type and version. Fields are
+add-only: decoders ignore fields they do not know, so an older consumer reads a
+newer producer's events; a breaking change is a new `version` of the type.
+Ids travel as decimal strings, as in the HTTP API.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+import orjson
+
+from shared import topics
+from shared.timeutil import rfc3339, utcnow
+
+
+class BadEvent(ValueError):
+    """A message that is not a valid envelope or contract (logged and skipped by consumers)."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    event_id: str
+    type: str
+    version: int
+    occurred_at: str
+    key: str
+    payload: dict[str, Any]
+
+    def encode(self) -> bytes:
+        return orjson.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Envelope:
+        try:
+            data = orjson.loads(raw)
+            return cls(
+                event_id=str(data["event_id"]),
+                type=str(data["type"]),
+                version=int(data["version"]),
+                occurred_at=str(data["occurred_at"]),
+                key=str(data["key"]),
+                payload=dict(data["payload"]),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise BadEvent(f"not an envelope: {exc}") from None
+
+
+C = TypeVar("C", bound="Contract")
+
+
+@dataclass(frozen=True)
+class Contract:
+    """Base of every event payload."""
+
+    TOPIC: ClassVar[topics.Topic]
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+
+    def key(self) -> str:
+        raise NotImplementedError
+
+    def envelope(self, event_id: str | None = None, occurred_at: str | None = None) -> Envelope:
+        return Envelope(
+            event_id=event_id or uuid.uuid4().hex,
+            type=self.TYPE,
+            version=self.VERSION,
+            occurred_at=occurred_at or rfc3339(utcnow()),
+            key=self.key(),
+            payload=dataclasses.asdict(self),
+        )
+
+    @classmethod
+    def from_payload(cls: type[C], payload: dict[str, Any]) -> C:
+        known = {f.name for f in dataclasses.fields(cls)}
+        try:
+            return cls(**{k: v for k, v in payload.items() if k in known})
+        except TypeError as exc:
+            raise BadEvent(f"{cls.TYPE}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class AccountChanged(Contract):
+    """The account's state after a change (`created`, `suspended`, `unsuspended`).
+
+    `version` grows with every change of the account: projections keep the highest.
+    """
+
+    TOPIC = topics.ACCOUNTS
+    TYPE = "account.changed"
+
+    account_id: str
+    handle: str
+    kind: str
+    display_name: str
+    category: str | None
+    status: str
+    created_at: str
+    change: str
+    version: int
+
+    def key(self) -> str:
+        return self.account_id
+
+
+@dataclass(frozen=True)
+class FollowChanged(Contract):
+    """`user_id` now follows (`following`) or no longer follows `account_id`.
+
+    `version` grows with every change of this (user, account) pair, so a consumer that
+    sees an older change after a newer one (redelivery, replay) can ignore it.
+    """
+
+    TOPIC = topics.FOLLOWS
+    TYPE = "follow.changed"
+
+    user_id: str
+    account_id: str
+    following: bool
+    source: str  # "api" | "qr"
+    version: int
+    at: str
+
+    def key(self) -> str:
+        return self.account_id
+
+
+@dataclass(frozen=True)
+class PostPublished(Contract):
+    """A new post: routing fields plus the post exactly as the API shows it."""
+
+    TOPIC = topics.POSTS
+    TYPE = "post.published"
+
+    post_id: str
+    account_id: str
+    category: str
+    published_ms: int
+    post: dict[str, Any] = field(default_factory=dict)
+
+    def key(self) -> str:
+        return self.account_id
+
+
+@dataclass(frozen=True)
+class PostDeleted(Contract):
+    TOPIC = topics.POSTS
+    TYPE = "post.deleted"
+
+    post_id: str
+    account_id: str
+    category: str
+    published_ms: int
+
+    def key(self) -> str:
+        return self.account_id
+
+
+CONTRACTS: dict[tuple[str, int], type[Contract]] = {
+    (c.TYPE, c.VERSION): c for c in (AccountChanged, FollowChanged, PostPublished, PostDeleted)
+}
+
+
+def decode(envelope: Envelope) -> Contract | None:
+    """The contract an envelope carries, or None for a type/version this code does not know."""
+    contract = CONTRACTS.get((envelope.type, envelope.version))
+    return contract.from_payload(envelope.payload) if contract else None

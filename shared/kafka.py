@@ -1,0 +1,166 @@
+"""Kafka I/O with explicit at-least-once semantics (aiokafka).
+
+Producers are idempotent with acks=all. The consumer loop commits a partition's offset
+only after every handler for the records before it has finished; a crash replays the
+uncommitted tail, which every handler tolerates (they are idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from prometheus_client import CollectorRegistry, Counter
+
+from shared.events import BadEvent, Contract, Envelope, decode
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Contract], Awaitable[None]]
+MAX_HANDLER_ATTEMPTS = 8  # a handler that fails this often on one event is a bug, not an outage
+
+
+def producer(bootstrap: str) -> AIOKafkaProducer:
+    """An idempotent producer; call `await p.start()` (retrying while Kafka is away)."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+        request_timeout_ms=10_000,
+        retry_backoff_ms=200,
+    )
+
+
+async def kafka_reachable(bootstrap: str) -> None:
+    """Readiness probe: opens a TCP connection to the first bootstrap broker."""
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    _, writer = await asyncio.open_connection(host, int(port))
+    writer.close()
+    await writer.wait_closed()
+
+
+async def start_with_retry(client: AIOKafkaProducer | AIOKafkaConsumer, what: str) -> None:
+    """Starts a client, waiting for Kafka as long as it takes (a service may start first)."""
+    delay = 0.2
+    while True:
+        try:
+            await client.start()
+            return
+        except KafkaError as exc:
+            log.warning("kafka not reachable yet", extra={"client": what, "error": repr(exc)})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+@dataclass
+class ConsumerLoop:
+    """Consumes `topics` as `group` and calls the handler registered for each contract type.
+
+    Events of a type with no handler (or of a version this code does not know) are
+    acknowledged and skipped: topics carry events for several consumers.
+    """
+
+    bootstrap: str
+    group: str
+    handlers: dict[type[Contract], EventHandler]
+    registry: CollectorRegistry
+    max_records: int = 500
+    consumer: AIOKafkaConsumer | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._events = Counter(
+            "consumer_events", "Events consumed", ["type", "outcome"], registry=self.registry
+        )
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted({contract.TOPIC.name for contract in self.handlers})
+
+    async def run(self) -> None:
+        self.consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self.bootstrap,
+            group_id=self.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_records,
+        )
+        await start_with_retry(self.consumer, self.group)
+        try:
+            while True:
+                batches = await self.consumer.getmany(timeout_ms=1000,
+                                                      max_records=self.max_records)
+                for tp, records in batches.items():
+                    await self.handle_all(records)
+                    await self._commit(tp, records[-1].offset + 1)
+        finally:
+            await self.consumer.stop()
+
+    async def handle_all(self, records: Iterable[ConsumerRecord]) -> None:
+        """Handles records in order, each to completion (exposed for replay tests)."""
+        for record in records:
+            await self.handle_one(record.value)
+
+    async def handle_one(self, raw: bytes | None) -> None:
+        try:
+            envelope = Envelope.decode(raw or b"")
+            event = decode(envelope)
+        except BadEvent as exc:
+            log.error("skipping undecodable event", extra={"error": str(exc)})
+            self._events.labels("unknown", "undecodable").inc()
+            return
+        handler = self.handlers.get(type(event)) if event is not None else None
+        if handler is None:
+            self._events.labels(envelope.type, "ignored").inc()
+            return
+        await self._call_with_retry(handler, event, envelope)
+        self._events.labels(envelope.type, "handled").inc()
+
+    async def _call_with_retry(
+        self, handler: EventHandler, event: Contract, envelope: Envelope
+    ) -> None:
+        delay = 0.1
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await handler(event)
+                return
+            except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
+                # An outage of Redis or Postgres: wait for it, never skip the event.
+                log.warning("handler waiting for a dependency",
+                            extra={"type": envelope.type, "error": repr(exc)})
+            except Exception:
+                if attempt >= MAX_HANDLER_ATTEMPTS:
+                    log.exception("handler failed; event skipped",
+                                  extra={"type": envelope.type, "event_id": envelope.event_id})
+                    self._events.labels(envelope.type, "failed").inc()
+                    return
+                log.exception("handler failed; retrying", extra={"type": envelope.type})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _commit(self, tp: TopicPartition, offset: int) -> None:
+        assert self.consumer is not None
+        try:
+            await self.consumer.commit({tp: offset})
+        except CommitFailedError:
+            # The partition moved to another member mid-batch; it replays from the last
+            # committed offset, which the idempotent handlers absorb.
+            log.info("commit lost to a rebalance", extra={"partition": str(tp)})
+
+    async def lag(self) -> dict[str, int]:
+        """Records not yet consumed, per assigned partition ("topic/partition": lag)."""
+        if self.consumer is None:
+            return {}
+        result = {}
+        for tp in sorted(self.consumer.assignment()):
+            high = self.consumer.highwater(tp)
+            position = await self.consumer.position(tp)
+            result[f"{tp.topic}/{tp.partition}"] = max(0, (high or 0) - position)
+        return result

@@ -1,0 +1,110 @@
+"""Transactional outbox: a state change and its event commit together; a relay publishes.
+
+`enqueue` runs inside the caller's transaction, so an API call succeeds while Kafka is
+down and its event is published once Kafka is back. The relay holds an advisory lock
+while it publishes, so at most one process per service publishes at a time and events
+leave in the order they were written. Publish-then-delete makes delivery at-least-once.
+
+Each service that emits events has this table in its schema (see its migrations):
+    CREATE TABLE outbox (id bigserial PRIMARY KEY, topic text NOT NULL, key text NOT NULL,
+                         envelope bytea NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from prometheus_client import CollectorRegistry, Counter
+
+from shared.events import Contract
+from shared.kafka import producer, start_with_retry
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+IDLE_POLL_S = 1.0  # fallback when a NOTIFY is missed (e.g. the listener reconnected)
+
+
+async def enqueue(conn: asyncpg.Connection, schema: str, *events: Contract) -> None:
+    """Adds events to the outbox in the caller's transaction and wakes the relay on commit."""
+    rows = [(e.TOPIC.name, e.key(), e.envelope().encode()) for e in events]
+    await conn.executemany("INSERT INTO outbox (topic, key, envelope) VALUES ($1, $2, $3)", rows)
+    await conn.execute("SELECT pg_notify($1, '')", channel(schema))
+
+
+def channel(schema: str) -> str:
+    return f"weitao_outbox_{schema}"
+
+
+class OutboxRelay:
+    """Publishes a schema's outbox to Kafka, oldest first, then deletes what was sent."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, schema: str, bootstrap: str, registry: CollectorRegistry
+    ) -> None:
+        self.pool = pool
+        self.schema = schema
+        self.bootstrap = bootstrap
+        self._wake = asyncio.Event()
+        self._on_notify = lambda *_: self._wake.set()
+        self._published = Counter(
+            "outbox_published", "Outbox events published to Kafka", registry=registry
+        )
+
+    async def run(self) -> None:
+        listener = await self.pool.acquire()
+        await listener.add_listener(channel(self.schema), self._on_notify)
+        kafka: AIOKafkaProducer | None = None
+        delay = 0.2
+        try:
+            while True:
+                if kafka is None:
+                    kafka = producer(self.bootstrap)
+                    await start_with_retry(kafka, f"outbox-{self.schema}")
+                try:
+                    sent = await self.publish_batch(kafka)
+                    delay = 0.2
+                except (KafkaError, asyncio.TimeoutError, OSError) as exc:
+                    log.warning("outbox relay cannot publish; will retry",
+                                extra={"error": repr(exc)})
+                    await kafka.stop()
+                    kafka = None
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                if sent < BATCH:
+                    self._wake.clear()
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
+                    except TimeoutError:
+                        pass
+        finally:
+            await listener.remove_listener(channel(self.schema), self._on_notify)
+            await self.pool.release(listener)
+            if kafka is not None:
+                await kafka.stop()
+
+    async def publish_batch(self, kafka: AIOKafkaProducer) -> int:
+        """Publishes up to BATCH events; returns how many (0 when another relay holds the lock)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))",
+                                       channel(self.schema)):
+                return 0
+            rows = await conn.fetch(
+                "SELECT id, topic, key, envelope FROM outbox ORDER BY id LIMIT $1", BATCH
+            )
+            if not rows:
+                return 0
+            pending = [
+                await kafka.send(r["topic"], value=bytes(r["envelope"]), key=r["key"].encode())
+                for r in rows
+            ]
+            await asyncio.wait_for(asyncio.gather(*pending), timeout=30)
+            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])",
+                               [r["id"] for r in rows])
+        self._published.inc(len(rows))
+        return len(rows)

@@ -1,0 +1,86 @@
+"""aiohttp lifecycle pieces every service wires the same way: each client is a cleanup
+context, each consumer or relay loop a background task cancelled and awaited on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from shared import db
+from shared.http import add_readiness_check
+from shared.kafka import kafka_reachable
+
+log = logging.getLogger(__name__)
+
+CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+
+
+def postgres(
+    key: web.AppKey[asyncpg.Pool], dsn: str, schema: str, migrations: Path
+) -> CleanupCtx:
+    """Migrates the service's schema, then holds a pool for it under `key`."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        await db.migrate(dsn, schema, migrations)
+        pool = await db.create_pool(dsn, schema)
+        app[key] = pool
+        add_readiness_check(app, "postgres", lambda: pool.fetchval("SELECT 1"))
+        yield
+        await pool.close()
+
+    return ctx
+
+
+def redis(key: web.AppKey[aioredis.Redis], url: str) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        client = aioredis.Redis.from_url(url, decode_responses=False)
+        app[key] = client
+        add_readiness_check(app, "redis", client.ping)
+        yield
+        await client.aclose()
+
+    return ctx
+
+
+def kafka_readiness(bootstrap: str) -> CleanupCtx:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        add_readiness_check(app, "kafka", lambda: kafka_reachable(bootstrap))
+        yield
+
+    return ctx
+
+
+def background(name: str, loop: Callable[[web.Application], Awaitable[None]]) -> CleanupCtx:
+    """Runs `loop(app)` as a task for the app's lifetime; a crash is logged and restarts it."""
+
+    async def supervised(app: web.Application) -> None:
+        while True:
+            try:
+                await loop(app)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background loop crashed; restarting", extra={"loop": name})
+                await asyncio.sleep(1.0)
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(supervised(app), name=name)
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return ctx
+
+
+def serve(app: web.Application, host: str, port: int) -> None:
+    web.run_app(app, host=host, port=port, print=None, access_log=None,
+                shutdown_timeout=5.0)
