@@ -113,8 +113,13 @@ def spawn(name: str, cmd: list[str], env: dict[str, str] | None = None, cwd: Pat
     PIDS.mkdir(parents=True, exist_ok=True)
     with open(LOGS / f"{name}.log", "ab") as out:
         proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=env, cwd=cwd, start_new_session=True,
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
         )
     (PIDS / f"{name}.pid").write_text(str(proc.pid))
 
@@ -165,30 +170,81 @@ def start_postgres() -> None:
                 os.chmod(parent, mode | 0o001)
     if not (data / "PG_VERSION").exists():
         log("initialising Postgres data directory")
-        run([*as_postgres_user(), str(bindir / "initdb"), "-D", str(data), "-U", "weitao",
-             "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"], stdout=subprocess.DEVNULL)
+        run(
+            [
+                *as_postgres_user(),
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "weitao",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
     log(f"starting Postgres on 127.0.0.1:{port}")
-    run([*as_postgres_user(), str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l",
-         str(RUN / "pg" / "postgres.log"), "-o",
-         f"-p {port} -k {RUN / 'pg'} -c listen_addresses=127.0.0.1 -c max_connections=200 "
-         # A throwaway local stack: durability against OS crashes is not worth the fsyncs.
-         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off", "start"],
-        stdout=subprocess.DEVNULL)
+    run(
+        [
+            *as_postgres_user(),
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(RUN / "pg" / "postgres.log"),
+            "-o",
+            f"-p {port} -k {RUN / 'pg'} -c listen_addresses=127.0.0.1 -c max_connections=200 "
+            # A throwaway local stack: durability against OS crashes is not worth the fsyncs.
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            "start",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     exists = subprocess.run(
-        [str(bindir.parent / "bin" / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "weitao",
-         "-d", "postgres", "-tAc", "SELECT 1 FROM pg_database WHERE datname = 'weitao'"],
-        check=True, capture_output=True, text=True).stdout.strip()
+        [
+            str(bindir.parent / "bin" / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-U",
+            "weitao",
+            "-d",
+            "postgres",
+            "-tAc",
+            "SELECT 1 FROM pg_database WHERE datname = 'weitao'",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     if exists != "1":
-        run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "weitao",
-             "weitao"])
+        run(
+            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "weitao", "weitao"]
+        )
 
 
 def stop_postgres() -> None:
     data = RUN / "pg" / "data"
     bindir = postgres_bindir()
     if bindir and (data / "postmaster.pid").exists():
-        subprocess.run([*as_postgres_user(), str(bindir / "pg_ctl"), "-D", str(data), "-m",
-                        "fast", "-w", "stop"], stdout=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            [
+                *as_postgres_user(),
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ],
+            stdout=subprocess.DEVNULL,
+            check=False,
+        )
         log("postgres stopped")
 
 
@@ -202,8 +258,22 @@ def start_redis() -> None:
     (RUN / "redis").mkdir(parents=True, exist_ok=True)
     log(f"starting Redis on 127.0.0.1:{port}")
     # The feeds are a cache rebuilt from Postgres truth via events: no RDB/AOF needed.
-    spawn("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                    "--dir", str(RUN / "redis"), "--save", "", "--appendonly", "no"])
+    spawn(
+        "redis",
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(RUN / "redis"),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+    )
     wait_until(lambda: port_open(port), "Redis")
 
 
@@ -219,8 +289,18 @@ def kafka_libs() -> Path:
         return libs
     log("fetching Kafka from Maven Central (first run only)")
     shutil.rmtree(libs, ignore_errors=True)
-    run(["mvn", "-q", "-B", "-f", str(KAFKA_POM), "dependency:copy-dependencies",
-         f"-DoutputDirectory={libs}", "-DincludeScope=runtime"])
+    run(
+        [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(KAFKA_POM),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={libs}",
+            "-DincludeScope=runtime",
+        ]
+    )
     stamp.write_text(pom_text)
     return libs
 
@@ -263,14 +343,32 @@ def start_kafka() -> None:
     props = kafka_properties()
     classpath = f"{libs}/*"
     log4j = ROOT / "deploy" / "kafka" / "log4j2.properties"
-    java = ["java", "-Xms256m", "-Xmx1g", f"-Dlog4j2.configurationFile={log4j}",
-            f"-Dkafka.logs.dir={LOGS}", "-cp", classpath]
+    java = [
+        "java",
+        "-Xms256m",
+        "-Xmx1g",
+        f"-Dlog4j2.configurationFile={log4j}",
+        f"-Dkafka.logs.dir={LOGS}",
+        "-cp",
+        classpath,
+    ]
     data = RUN / "kafka" / "data"
     if not (data / "meta.properties").exists():
         log("formatting Kafka storage (KRaft, single node)")
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        run([*java, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
-             "-c", str(props)], stdout=subprocess.DEVNULL)
+        run(
+            [
+                *java,
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
     log(f"starting Kafka on 127.0.0.1:{port}")
     spawn("kafka", [*java, "kafka.Kafka", str(props)])
     wait_until(lambda: port_open(port), "Kafka", timeout_s=90)

@@ -162,8 +162,29 @@ class PostDeleted(Contract):
         return self.account_id
 
 
+@dataclass(frozen=True)
+class EngagementRecorded(Contract):
+    """One user action on an account (and maybe a post), reported by a client."""
+
+    TOPIC = topics.ENGAGEMENT
+    TYPE = "engagement.recorded"
+
+    action: str  # impression | view | dwell | click | favorite | purchase | share
+    user_id: str
+    account_id: str
+    post_id: str | None
+    at: str
+    dwell_ms: int | None = None
+    order_id: str | None = None
+    amount_cents: int | None = None
+
+    def key(self) -> str:
+        return self.account_id
+
+
 CONTRACTS: dict[tuple[str, int], type[Contract]] = {
-    (c.TYPE, c.VERSION): c for c in (AccountChanged, FollowChanged, PostPublished, PostDeleted)
+    (c.TYPE, c.VERSION): c
+    for c in (AccountChanged, FollowChanged, PostPublished, PostDeleted, EngagementRecorded)
 }
 
 

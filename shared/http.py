@@ -14,8 +14,13 @@ from typing import Any, TypeVar
 import msgspec
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client import generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 
 from shared.auth import Principal, principal_from_header
 from shared.errors import ApiError, DomainError, validation_error
@@ -109,9 +114,7 @@ def _field_of(message: str) -> str:
 
 
 def json_response(payload: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(payload), status=status, content_type="application/json"
-    )
+    return web.Response(body=orjson.dumps(payload), status=status, content_type="application/json")
 
 
 def no_content() -> web.Response:
@@ -179,7 +182,10 @@ def _metrics_middleware(registry: CollectorRegistry) -> Any:
         "http_requests", "HTTP requests served", ["method", "route", "status"], registry=registry
     )
     latency = Histogram(
-        "http_request_duration_seconds", "HTTP request latency", ["route"], registry=registry,
+        "http_request_duration_seconds",
+        "HTTP request latency",
+        ["route"],
+        registry=registry,
         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
     )
 
@@ -218,8 +224,9 @@ async def readyz(request: web.Request) -> web.Response:
         except Exception:
             return False
 
-    results = dict(zip(checks, await asyncio.gather(*(probe(c) for c in checks.values())),
-                       strict=True))
+    results = dict(
+        zip(checks, await asyncio.gather(*(probe(c) for c in checks.values())), strict=True)
+    )
     failing = sorted(name for name, ok in results.items() if not ok)
     if failing:
         error = ApiError(503, "not_ready", "dependencies not answering", {"failing": failing})
@@ -238,10 +245,10 @@ async def openapi(request: web.Request) -> web.Response:
 
 OPS_ROUTES = (
     Route("GET", "/healthz", healthz, "200 while the process runs", public=True),
-    Route("GET", "/readyz", readyz, "200 when every dependency answers", public=True,
-          errors=(503,)),
-    Route("GET", "/metrics", metrics, "Prometheus metrics", public=True,
-          content_type="text/plain"),
+    Route(
+        "GET", "/readyz", readyz, "200 when every dependency answers", public=True, errors=(503,)
+    ),
+    Route("GET", "/metrics", metrics, "Prometheus metrics", public=True, content_type="text/plain"),
     Route("GET", "/openapi.json", openapi, "This API as OpenAPI 3", public=True),
 )
 
@@ -252,12 +259,17 @@ OPS_ROUTES = (
 _ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {
-        "type": "object",
-        "required": ["code", "message", "details"],
-        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
-                       "details": {"type": "object"}},
-    }},
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": "object"},
+            },
+        }
+    },
 }
 
 
@@ -287,8 +299,12 @@ def openapi_spec(title: str, routes: tuple[Route, ...]) -> dict[str, Any]:
         op: dict[str, Any] = {"summary": r.summary, "responses": responses}
         if r.params:
             op["parameters"] = [
-                {"name": p.name, "in": p.where, "required": p.required or p.where == "path",
-                 "schema": dict(p.schema)}
+                {
+                    "name": p.name,
+                    "in": p.where,
+                    "required": p.required or p.where == "path",
+                    "schema": dict(p.schema),
+                }
                 for p in r.params
             ]
         if r.body is not None:
@@ -305,8 +321,9 @@ def openapi_spec(title: str, routes: tuple[Route, ...]) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
         },
     }
 

@@ -93,8 +93,7 @@ class ConsumerLoop:
         await start_with_retry(self.consumer, self.group)
         try:
             while True:
-                batches = await self.consumer.getmany(timeout_ms=1000,
-                                                      max_records=self.max_records)
+                batches = await self.consumer.getmany(timeout_ms=1000, max_records=self.max_records)
                 for tp, records in batches.items():
                     await self.handle_all(records)
                     await self._commit(tp, records[-1].offset + 1)
@@ -131,14 +130,18 @@ class ConsumerLoop:
             try:
                 await handler(event)
                 return
-            except (OSError, ConnectionError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, ConnectionError) as exc:
                 # An outage of Redis or Postgres: wait for it, never skip the event.
-                log.warning("handler waiting for a dependency",
-                            extra={"type": envelope.type, "error": repr(exc)})
+                log.warning(
+                    "handler waiting for a dependency",
+                    extra={"type": envelope.type, "error": repr(exc)},
+                )
             except Exception:
                 if attempt >= MAX_HANDLER_ATTEMPTS:
-                    log.exception("handler failed; event skipped",
-                                  extra={"type": envelope.type, "event_id": envelope.event_id})
+                    log.exception(
+                        "handler failed; event skipped",
+                        extra={"type": envelope.type, "event_id": envelope.event_id},
+                    )
                     self._events.labels(envelope.type, "failed").inc()
                     return
                 log.exception("handler failed; retrying", extra={"type": envelope.type})

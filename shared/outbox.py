@@ -65,19 +65,20 @@ class OutboxRelay:
                 if kafka is None:
                     kafka = producer(self.bootstrap)
                     await start_with_retry(kafka, f"outbox-{self.schema}")
+                self._wake.clear()  # before reading, so a NOTIFY during the batch is kept
                 try:
                     sent = await self.publish_batch(kafka)
                     delay = 0.2
-                except (KafkaError, asyncio.TimeoutError, OSError) as exc:
-                    log.warning("outbox relay cannot publish; will retry",
-                                extra={"error": repr(exc)})
+                except (TimeoutError, KafkaError, OSError) as exc:
+                    log.warning(
+                        "outbox relay cannot publish; will retry", extra={"error": repr(exc)}
+                    )
                     await kafka.stop()
                     kafka = None
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
                     continue
                 if sent < BATCH:
-                    self._wake.clear()
                     try:
                         await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
                     except TimeoutError:
@@ -91,8 +92,9 @@ class OutboxRelay:
     async def publish_batch(self, kafka: AIOKafkaProducer) -> int:
         """Publishes up to BATCH events; returns how many (0 when another relay holds the lock)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext($1))",
-                                       channel(self.schema)):
+            if not await conn.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtext($1))", channel(self.schema)
+            ):
                 return 0
             rows = await conn.fetch(
                 "SELECT id, topic, key, envelope FROM outbox ORDER BY id LIMIT $1", BATCH
@@ -104,7 +106,8 @@ class OutboxRelay:
                 for r in rows
             ]
             await asyncio.wait_for(asyncio.gather(*pending), timeout=30)
-            await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])",
-                               [r["id"] for r in rows])
+            await conn.execute(
+                "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r["id"] for r in rows]
+            )
         self._published.inc(len(rows))
         return len(rows)

@@ -22,9 +22,7 @@ log = logging.getLogger(__name__)
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
 
-def postgres(
-    key: web.AppKey[asyncpg.Pool], dsn: str, schema: str, migrations: Path
-) -> CleanupCtx:
+def postgres(key: web.AppKey[asyncpg.Pool], dsn: str, schema: str, migrations: Path) -> CleanupCtx:
     """Migrates the service's schema, then holds a pool for it under `key`."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
@@ -82,5 +80,4 @@ def background(name: str, loop: Callable[[web.Application], Awaitable[None]]) ->
 
 
 def serve(app: web.Application, host: str, port: int) -> None:
-    web.run_app(app, host=host, port=port, print=None, access_log=None,
-                shutdown_timeout=5.0)
+    web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=5.0)

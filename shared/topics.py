@@ -25,19 +25,36 @@ class Topic:
 
 
 ACCOUNTS = Topic(
-    "weitao.accounts.v1", "account_id", "accounts", ("publishing", "fanout", "feedread"),
+    "weitao.accounts.v1",
+    "account_id",
+    "accounts",
+    ("publishing", "fanout", "feedread"),
     "account.created / account.suspended / account.unsuspended: the account snapshot",
 )
 FOLLOWS = Topic(
-    "weitao.follows.v1", "account_id (the followed)", "accounts", ("fanout", "feedread"),
+    "weitao.follows.v1",
+    "account_id (the followed)",
+    "accounts",
+    ("fanout", "feedread"),
     "follow.created / follow.removed: user_id, account_id, source, version",
 )
 POSTS = Topic(
-    "weitao.posts.v1", "account_id (the author)", "publishing", ("fanout", "feedread"),
+    "weitao.posts.v1",
+    "account_id (the author)",
+    "publishing",
+    ("fanout", "feedread"),
     "post.published (the post) / post.deleted (post_id, account_id)",
 )
 
-ALL_TOPICS: tuple[Topic, ...] = (ACCOUNTS, FOLLOWS, POSTS)
+ENGAGEMENT = Topic(
+    "weitao.engagement.v1",
+    "account_id",
+    "feedread (POST /v1/events)",
+    ("insights",),
+    "engagement.recorded: one user action (impression, view, dwell, click, ...) on an account",
+)
+
+ALL_TOPICS: tuple[Topic, ...] = (ACCOUNTS, FOLLOWS, POSTS, ENGAGEMENT)
 
 
 async def create_topics(bootstrap: str, partitions: int) -> list[str]:
@@ -50,8 +67,10 @@ async def create_topics(bootstrap: str, partitions: int) -> list[str]:
         if wanted:
             try:
                 await admin.create_topics(
-                    [NewTopic(t.name, num_partitions=partitions, replication_factor=1)
-                     for t in wanted]
+                    [
+                        NewTopic(t.name, num_partitions=partitions, replication_factor=1)
+                        for t in wanted
+                    ]
                 )
             except TopicAlreadyExistsError:
                 pass  # a concurrent creator won the race: fine

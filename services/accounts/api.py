@@ -81,10 +81,15 @@ class FollowToken(msgspec.Struct):
 
 def account_json(row: asyncpg.Record) -> dict[str, Any]:
     return {
-        "id": str(row["id"]), "handle": row["handle"], "kind": row["kind"],
-        "display_name": row["display_name"], "category": row["category"],
-        "status": row["status"], "followers_count": row["followers_count"],
-        "following_count": row["following_count"], "created_at": rfc3339(row["created_at"]),
+        "id": str(row["id"]),
+        "handle": row["handle"],
+        "kind": row["kind"],
+        "display_name": row["display_name"],
+        "category": row["category"],
+        "status": row["status"],
+        "followers_count": row["followers_count"],
+        "following_count": row["following_count"],
+        "created_at": rfc3339(row["created_at"]),
     }
 
 
@@ -122,11 +127,16 @@ async def create_invitation(request: web.Request) -> web.Response:
     row = await request.app[STORE].create_invitation(
         domain.new_invitation_code(), new.max_uses, new.expires_at, kinds, caller.sub
     )
-    return json_response({
-        "code": row["code"], "max_uses": row["max_uses"], "uses": row["uses"],
-        "expires_at": rfc3339(row["expires_at"]) if row["expires_at"] else None,
-        "kinds": list(row["kinds"]),
-    }, 201)
+    return json_response(
+        {
+            "code": row["code"],
+            "max_uses": row["max_uses"],
+            "uses": row["uses"],
+            "expires_at": rfc3339(row["expires_at"]) if row["expires_at"] else None,
+            "kinds": list(row["kinds"]),
+        },
+        201,
+    )
 
 
 async def suspend(request: web.Request) -> web.Response:
@@ -190,8 +200,9 @@ async def _follow_token(request: web.Request) -> tuple[str, str, int]:
 
 async def follow_token(request: web.Request) -> web.Response:
     token, url, expires = await _follow_token(request)
-    return json_response({"token": token, "url": url,
-                          "expires_at": rfc3339(from_epoch_ms(expires * 1000))})
+    return json_response(
+        {"token": token, "url": url, "expires_at": rfc3339(from_epoch_ms(expires * 1000))}
+    )
 
 
 async def qr_svg(request: web.Request) -> web.Response:
@@ -222,34 +233,131 @@ async def redeem_follow_token(request: web.Request) -> web.Response:
 
 
 ROUTES = (
-    Route("POST", "/v1/accounts", create_account, "Create an account", status=201,
-          body=domain.NewAccount, response=Account, errors=(409,)),
-    Route("GET", "/v1/accounts/{id}", get_account, "An account", response=Account,
-          params=(id_param("id"),), errors=(400, 404)),
-    Route("GET", "/v1/accounts/by-handle/{handle}", get_account_by_handle, "An account by handle",
-          response=Account, params=(Param("handle", "path", required=True),), errors=(404,)),
-    Route("POST", "/v1/invitations", create_invitation, "Issue an invitation code (staff)",
-          status=201, body=domain.NewInvitation, response=InvitationOut),
-    Route("PUT", "/v1/users/{user_id}/following/{account_id}", follow, "Follow (idempotent)",
-          status=204, params=(id_param("user_id"), id_param("account_id")), errors=(400, 404)),
-    Route("DELETE", "/v1/users/{user_id}/following/{account_id}", unfollow,
-          "Unfollow (idempotent)", status=204,
-          params=(id_param("user_id"), id_param("account_id")), errors=(400, 404)),
-    Route("GET", "/v1/users/{user_id}/following", following, "Accounts a user follows",
-          response=AccountPage, params=(id_param("user_id"), LIMIT, CURSOR), errors=(400, 404)),
-    Route("GET", "/v1/accounts/{id}/followers", followers, "An account's followers",
-          response=AccountPage, params=(id_param("id"), LIMIT, CURSOR), errors=(400, 404)),
-    Route("GET", "/v1/accounts/{id}/follow-token", follow_token, "A signed follow token",
-          response=FollowToken, params=(id_param("id"),), errors=(400, 404)),
-    Route("GET", "/v1/accounts/{id}/qr.svg", qr_svg, "QR code of the follow URL (SVG)",
-          params=(id_param("id"),), errors=(400, 404), content_type="image/svg+xml"),
-    Route("GET", "/v1/accounts/{id}/qr.png", qr_png, "QR code of the follow URL (PNG)",
-          params=(id_param("id"),), errors=(400, 404), content_type="image/png"),
-    Route("POST", "/v1/follow-tokens/{token}/redeem", redeem_follow_token,
-          "Follow through a scanned QR code", status=204,
-          params=(Param("token", "path", required=True),), errors=(400, 404)),
-    Route("POST", "/v1/accounts/{id}/suspend", suspend, "Suspend an account (staff)",
-          status=204, params=(id_param("id"),), errors=(400, 404)),
-    Route("POST", "/v1/accounts/{id}/unsuspend", unsuspend, "Reinstate an account (staff)",
-          status=204, params=(id_param("id"),), errors=(400, 404)),
+    Route(
+        "POST",
+        "/v1/accounts",
+        create_account,
+        "Create an account",
+        status=201,
+        body=domain.NewAccount,
+        response=Account,
+        errors=(409,),
+    ),
+    Route(
+        "GET",
+        "/v1/accounts/{id}",
+        get_account,
+        "An account",
+        response=Account,
+        params=(id_param("id"),),
+        errors=(400, 404),
+    ),
+    Route(
+        "GET",
+        "/v1/accounts/by-handle/{handle}",
+        get_account_by_handle,
+        "An account by handle",
+        response=Account,
+        params=(Param("handle", "path", required=True),),
+        errors=(404,),
+    ),
+    Route(
+        "POST",
+        "/v1/invitations",
+        create_invitation,
+        "Issue an invitation code (staff)",
+        status=201,
+        body=domain.NewInvitation,
+        response=InvitationOut,
+    ),
+    Route(
+        "PUT",
+        "/v1/users/{user_id}/following/{account_id}",
+        follow,
+        "Follow (idempotent)",
+        status=204,
+        params=(id_param("user_id"), id_param("account_id")),
+        errors=(400, 404),
+    ),
+    Route(
+        "DELETE",
+        "/v1/users/{user_id}/following/{account_id}",
+        unfollow,
+        "Unfollow (idempotent)",
+        status=204,
+        params=(id_param("user_id"), id_param("account_id")),
+        errors=(400, 404),
+    ),
+    Route(
+        "GET",
+        "/v1/users/{user_id}/following",
+        following,
+        "Accounts a user follows",
+        response=AccountPage,
+        params=(id_param("user_id"), LIMIT, CURSOR),
+        errors=(400, 404),
+    ),
+    Route(
+        "GET",
+        "/v1/accounts/{id}/followers",
+        followers,
+        "An account's followers",
+        response=AccountPage,
+        params=(id_param("id"), LIMIT, CURSOR),
+        errors=(400, 404),
+    ),
+    Route(
+        "GET",
+        "/v1/accounts/{id}/follow-token",
+        follow_token,
+        "A signed follow token",
+        response=FollowToken,
+        params=(id_param("id"),),
+        errors=(400, 404),
+    ),
+    Route(
+        "GET",
+        "/v1/accounts/{id}/qr.svg",
+        qr_svg,
+        "QR code of the follow URL (SVG)",
+        params=(id_param("id"),),
+        errors=(400, 404),
+        content_type="image/svg+xml",
+    ),
+    Route(
+        "GET",
+        "/v1/accounts/{id}/qr.png",
+        qr_png,
+        "QR code of the follow URL (PNG)",
+        params=(id_param("id"),),
+        errors=(400, 404),
+        content_type="image/png",
+    ),
+    Route(
+        "POST",
+        "/v1/follow-tokens/{token}/redeem",
+        redeem_follow_token,
+        "Follow through a scanned QR code",
+        status=204,
+        params=(Param("token", "path", required=True),),
+        errors=(400, 404),
+    ),
+    Route(
+        "POST",
+        "/v1/accounts/{id}/suspend",
+        suspend,
+        "Suspend an account (staff)",
+        status=204,
+        params=(id_param("id"),),
+        errors=(400, 404),
+    ),
+    Route(
+        "POST",
+        "/v1/accounts/{id}/unsuspend",
+        unsuspend,
+        "Reinstate an account (staff)",
+        status=204,
+        params=(id_param("id"),),
+        errors=(400, 404),
+    ),
 )

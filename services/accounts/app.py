@@ -30,13 +30,16 @@ def create_app(config: AccountsConfig) -> web.Application:
     async def relay(app: web.Application) -> None:
         await OutboxRelay(app[POOL], SCHEMA, config.common.kafka_bootstrap, app[METRICS]).run()
 
-    app.cleanup_ctx.extend([
-        runtime.postgres(POOL, config.common.postgres_dsn, SCHEMA,
-                         Path(__file__).parent / "migrations"),
-        runtime.kafka_readiness(config.common.kafka_bootstrap),
-        store,
-        runtime.background("outbox-relay", relay),
-    ])
+    app.cleanup_ctx.extend(
+        [
+            runtime.postgres(
+                POOL, config.common.postgres_dsn, SCHEMA, Path(__file__).parent / "migrations"
+            ),
+            runtime.kafka_readiness(config.common.kafka_bootstrap),
+            store,
+            runtime.background("outbox-relay", relay),
+        ]
+    )
     return app
 
 

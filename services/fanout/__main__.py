@@ -1,0 +1,5 @@
+"""python -m services.fanout"""
+
+from services.fanout.app import main
+
+main()

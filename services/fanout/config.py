@@ -1,0 +1,23 @@
+"""Fan-out settings, read once from the environment (defaults: shared.config.LOCAL_DEFAULTS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.config import Common, Env
+
+
+@dataclass(frozen=True)
+class FanoutConfig:
+    common: Common
+    port: int
+    feed_cap: int  # entries kept per feed (shared.feedkeys.DEFAULT_FEED_CAP explains 800)
+
+    @classmethod
+    def from_env(cls, env: Env | None = None) -> FanoutConfig:
+        env = env or Env.from_os()
+        return cls(
+            common=Common.from_env(env),
+            port=env.int("WEITAO_FANOUT_PORT"),
+            feed_cap=env.int("WEITAO_FEED_CAP"),
+        )

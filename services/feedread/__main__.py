@@ -1,0 +1,5 @@
+"""python -m services.feedread"""
+
+from services.feedread.app import main
+
+main()

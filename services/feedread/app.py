@@ -1,0 +1,51 @@
+"""Feedread wiring: config, Redis (projections and feeds), the consumer, an event producer."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from services.feedread import api, consumer
+from services.feedread.config import FeedreadConfig
+from services.feedread.store import FeedStore
+from shared import logs, runtime
+from shared.http import METRICS, build_app
+from shared.kafka import ConsumerLoop, producer, start_with_retry
+
+REDIS = web.AppKey("feedread_redis", aioredis.Redis)
+
+
+def create_app(config: FeedreadConfig) -> web.Application:
+    app = build_app("Weitao feedread", config.common.jwt_secret, api.ROUTES)
+    bootstrap = config.common.kafka_bootstrap
+
+    async def wiring(app: web.Application):
+        app[api.STORE] = FeedStore(app[REDIS])
+        app[api.PRODUCER] = producer(bootstrap)
+        yield
+        await app[api.PRODUCER].stop()
+
+    async def start_producer(app: web.Application) -> None:
+        await start_with_retry(app[api.PRODUCER], "feedread-events")
+
+    async def consume(app: web.Application) -> None:
+        await ConsumerLoop(
+            bootstrap, consumer.GROUP, consumer.handlers(app[api.STORE]), app[METRICS]
+        ).run()
+
+    app.cleanup_ctx.extend(
+        [
+            runtime.redis(REDIS, config.common.redis_url),
+            runtime.kafka_readiness(bootstrap),
+            wiring,
+            runtime.background("event-producer", start_producer),
+            runtime.background("consumer", consume),
+        ]
+    )
+    return app
+
+
+def main() -> None:
+    config = FeedreadConfig.from_env()
+    logs.configure("feedread", config.common.log_level)
+    runtime.serve(create_app(config), config.common.host, config.port)

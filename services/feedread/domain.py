@@ -1,0 +1,94 @@
+"""Feed-read rules: cursor positions, what a page may show, engagement events. No I/O.
+
+A feed is ordered like Redis orders a sorted set read in reverse: by score (publish
+time, ms) descending, then by member (post id, as bytes) descending. A cursor is the
+(score, post id) of the last item served; the next page holds only items strictly after
+it in that order, so posts arriving on top never shift a page and nothing repeats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+# A page scans at most this many feed entries per round trip, and this many rounds:
+# removed or filtered entries are skipped without ever holding a request for long.
+SCAN_BATCH = 200
+MAX_SCAN_ROUNDS = 10
+TOMBSTONE = b"-"  # the post projection's value for a deleted post
+
+
+@dataclass(frozen=True)
+class Position:
+    score: int
+    post_id: int
+
+    def member(self) -> bytes:
+        return str(self.post_id).encode()
+
+
+def comes_after(member: bytes, score: float, cursor: Position | None) -> bool:
+    """True when a feed entry lies strictly after the cursor in newest-first order."""
+    if cursor is None:
+        return True
+    return score < cursor.score or (score == cursor.score and member < cursor.member())
+
+
+def visible(
+    post: dict[str, Any] | None,
+    account: dict[str, Any] | None,
+    follow_version: int,
+    category: str | None,
+) -> bool:
+    """Whether a feed entry may be served: the post exists, its author is followed and in
+    good standing, and it is in the asked category."""
+    if post is None or account is None or follow_version <= 0:
+        return False
+    if account.get("status") == "suspended":
+        return False
+    return category is None or post.get("category") == category
+
+
+# ---------------------------------------------------------------- engagement events
+
+EngagementType = Literal["impression", "view", "dwell", "click", "favorite", "purchase", "share"]
+Id = Annotated[str, msgspec.Meta(pattern="^[0-9]{1,19}$")]
+MAX_EVENTS_PER_BATCH = 500
+
+
+class Engagement(msgspec.Struct, forbid_unknown_fields=True):
+    type: EngagementType
+    user_id: Id
+    account_id: Id
+    post_id: Id | None = None
+    at: datetime | None = None
+    dwell_ms: Annotated[int, msgspec.Meta(ge=0, le=86_400_000)] | None = None
+    order_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    amount_cents: Annotated[int, msgspec.Meta(ge=0, le=10**11)] | None = None
+
+
+class EngagementBatch(msgspec.Struct, forbid_unknown_fields=True):
+    events: Annotated[list[Engagement], msgspec.Meta(min_length=1, max_length=MAX_EVENTS_PER_BATCH)]
+
+
+class InvalidEngagement(ValueError):
+    def __init__(self, index: int, field: str, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+        self.field = field
+
+
+def check_engagement(events: list[Engagement]) -> None:
+    """Rules across fields: dwell carries dwell_ms, a purchase its order and amount."""
+    for index, event in enumerate(events):
+        if event.type == "dwell" and event.dwell_ms is None:
+            raise InvalidEngagement(index, "dwell_ms", "a dwell event needs dwell_ms")
+        if event.type == "purchase" and (event.order_id is None or event.amount_cents is None):
+            raise InvalidEngagement(
+                index, "order_id", "a purchase event needs order_id and amount_cents"
+            )
+        if event.at is not None and event.at.tzinfo is None:
+            raise InvalidEngagement(index, "at", "time needs an offset (e.g. Z)")

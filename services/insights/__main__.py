@@ -1,0 +1,5 @@
+"""python -m services.insights"""
+
+from services.insights.app import main
+
+main()

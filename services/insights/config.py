@@ -1,0 +1,18 @@
+"""Insights settings, read once from the environment (defaults: shared.config.LOCAL_DEFAULTS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.config import Common, Env
+
+
+@dataclass(frozen=True)
+class InsightsConfig:
+    common: Common
+    port: int
+
+    @classmethod
+    def from_env(cls, env: Env | None = None) -> InsightsConfig:
+        env = env or Env.from_os()
+        return cls(common=Common.from_env(env), port=env.int("WEITAO_INSIGHTS_PORT"))

@@ -1,0 +1,5 @@
+"""python -m services.publishing"""
+
+from services.publishing.app import main
+
+main()

@@ -1,0 +1,57 @@
+"""Publishing wiring: config, Postgres (own schema), the outbox relay, the authors consumer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+from aiohttp import web
+
+from services.publishing import api, consumer
+from services.publishing.config import PublishingConfig
+from services.publishing.store import SCHEMA, PostStore
+from shared import logs, runtime
+from shared.http import METRICS, build_app
+from shared.ids import IdGenerator
+from shared.kafka import ConsumerLoop
+from shared.outbox import OutboxRelay
+
+POOL = web.AppKey("publishing_pool", asyncpg.Pool)
+
+
+def create_app(config: PublishingConfig) -> web.Application:
+    app = build_app("Weitao publishing", config.common.jwt_secret, api.ROUTES, api.ERROR_STATUSES)
+    app[api.CONFIG] = config
+    app[api.IDS] = IdGenerator()
+    bootstrap = config.common.kafka_bootstrap
+
+    async def store(app: web.Application):
+        app[api.STORE] = PostStore(app[POOL])
+        yield
+
+    async def relay(app: web.Application) -> None:
+        await OutboxRelay(app[POOL], SCHEMA, bootstrap, app[METRICS]).run()
+
+    async def consume(app: web.Application) -> None:
+        await ConsumerLoop(
+            bootstrap, consumer.GROUP, consumer.handlers(app[api.STORE]), app[METRICS]
+        ).run()
+
+    app.cleanup_ctx.extend(
+        [
+            runtime.postgres(
+                POOL, config.common.postgres_dsn, SCHEMA, Path(__file__).parent / "migrations"
+            ),
+            runtime.kafka_readiness(bootstrap),
+            store,
+            runtime.background("outbox-relay", relay),
+            runtime.background("consumer", consume),
+        ]
+    )
+    return app
+
+
+def main() -> None:
+    config = PublishingConfig.from_env()
+    logs.configure("publishing", config.common.log_level)
+    runtime.serve(create_app(config), config.common.host, config.port)

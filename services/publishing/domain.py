@@ -1,0 +1,153 @@
+"""Publishing rules: post kinds and their validation, the Shanghai-day quota. No I/O."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from shared.errors import DomainError
+from shared.timeutil import rfc3339
+from shared.vocabulary import Category
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PostKind = Literal["article", "product", "discount", "vote", "video"]
+Url = Annotated[str, msgspec.Meta(pattern=r"^https?://\S{1,2000}$")]
+Text60 = Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+
+
+class Product(msgspec.Struct, forbid_unknown_fields=True):
+    item_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    title: Text60
+    price_cents: Annotated[int, msgspec.Meta(ge=0, le=10**11)]
+
+
+class Discount(msgspec.Struct, forbid_unknown_fields=True):
+    price_cents: Annotated[int, msgspec.Meta(ge=0, le=10**11)]
+    original_price_cents: Annotated[int, msgspec.Meta(ge=1, le=10**11)]
+    ends_at: datetime
+
+
+class Vote(msgspec.Struct, forbid_unknown_fields=True):
+    options: Annotated[
+        list[Annotated[str, msgspec.Meta(min_length=1, max_length=60)]],
+        msgspec.Meta(min_length=2, max_length=6),
+    ]
+    closes_at: datetime | None = None
+
+
+class Video(msgspec.Struct, forbid_unknown_fields=True):
+    url: Url
+    duration_s: Annotated[int, msgspec.Meta(ge=1, le=24 * 3600)]
+
+
+class NewPost(msgspec.Struct, forbid_unknown_fields=True):
+    kind: PostKind
+    title: Text60
+    body: Annotated[str, msgspec.Meta(max_length=5000)]
+    images: Annotated[list[Url], msgspec.Meta(max_length=9)] = []
+    products: Annotated[list[Product], msgspec.Meta(min_length=1, max_length=20)] | None = None
+    discount: Discount | None = None
+    vote: Vote | None = None
+    video: Video | None = None
+    category: Category | None = None
+
+
+# ---------------------------------------------------------------- errors
+
+
+class PublishingError(DomainError):
+    code = "publishing_error"
+
+
+class InvalidPost(PublishingError):
+    code = "validation_error"
+
+
+class AuthorNotFound(PublishingError):
+    code = "not_found"
+
+
+class NotAnOperator(PublishingError):
+    code = "not_an_operator"
+
+
+class AccountSuspended(PublishingError):
+    code = "account_suspended"
+
+
+class DailyQuotaExceeded(PublishingError):
+    code = "daily_quota_exceeded"
+
+
+class PostNotFound(PublishingError):
+    code = "not_found"
+
+
+# ---------------------------------------------------------------- rules
+
+# Which attachment each kind requires; an attachment of another kind is refused so a
+# client cannot send, say, a vote inside a video post and have it silently dropped.
+_REQUIRED = {"product": "products", "discount": "discount", "vote": "vote", "video": "video"}
+_EXCLUSIVE = ("discount", "vote", "video")
+
+
+def check_post(new: NewPost, now: datetime) -> None:
+    """Cross-field rules msgspec cannot express; raises InvalidPost naming the field."""
+    needed = _REQUIRED.get(new.kind)
+    if needed and getattr(new, needed) is None:
+        raise InvalidPost(f"a {new.kind} post needs `{needed}`", field=f"$.{needed}")
+    for name in _EXCLUSIVE:
+        if getattr(new, name) is not None and new.kind != name:
+            raise InvalidPost(f"`{name}` belongs to {name} posts only", field=f"$.{name}")
+    if new.discount is not None:
+        if new.discount.price_cents >= new.discount.original_price_cents:
+            raise InvalidPost(
+                "discount price must be below the original price", field="$.discount.price_cents"
+            )
+        if _aware(new.discount.ends_at, "$.discount.ends_at") <= now:
+            raise InvalidPost("discount must end in the future", field="$.discount.ends_at")
+    if new.vote is not None:
+        if len(set(new.vote.options)) != len(new.vote.options):
+            raise InvalidPost("vote options must differ", field="$.vote.options")
+        if new.vote.closes_at is not None and _aware(new.vote.closes_at, "$.vote.closes_at") <= now:
+            raise InvalidPost("vote must close in the future", field="$.vote.closes_at")
+
+
+def _aware(moment: datetime, field: str) -> datetime:
+    if moment.tzinfo is None:
+        raise InvalidPost("time needs an offset (e.g. Z)", field=field)
+    return moment
+
+
+def shanghai_day(moment: datetime) -> date:
+    """The Asia/Shanghai calendar day a moment falls in (the quota's day)."""
+    return moment.astimezone(SHANGHAI).date()
+
+
+def quota_resets_at(moment: datetime) -> datetime:
+    """The next Asia/Shanghai midnight after `moment`, as an aware datetime."""
+    next_day = shanghai_day(moment) + timedelta(days=1)
+    return datetime.combine(next_day, time(0), tzinfo=SHANGHAI)
+
+
+def check_quota(used_today: int, limit: int, now: datetime) -> None:
+    if used_today >= limit:
+        resets = quota_resets_at(now)
+        raise DailyQuotaExceeded(
+            f"at most {limit} posts per Shanghai day",
+            limit=limit,
+            resets_at=rfc3339(resets),
+        )
+
+
+def check_author(kind: str | None, status: str | None) -> None:
+    """Only operator accounts in good standing publish."""
+    if kind is None:
+        raise AuthorNotFound("account not found (or not yet known to publishing)")
+    if kind == "consumer":
+        raise NotAnOperator("consumer accounts cannot publish")
+    if status == "suspended":
+        raise AccountSuspended("a suspended account cannot publish")

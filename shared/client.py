@@ -1,0 +1,149 @@
+"""A small async client of the Weitao HTTP API, for internal callers: the demo, the tests
+and the load harness. It mints its own tokens with the deployment's secret."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import orjson
+
+from shared.auth import Role, mint_token
+from shared.config import Env
+
+SERVICES = ("accounts", "publishing", "fanout", "feedread", "insights")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any
+
+    def expect(self, *statuses: int) -> Any:
+        if self.status not in statuses:
+            raise AssertionError(f"expected HTTP {statuses}, got {self.status}: {self.body}")
+        return self.body
+
+
+class WeitaoClient:
+    def __init__(self, session: aiohttp.ClientSession, urls: dict[str, str], secret: str) -> None:
+        self.session = session
+        self.urls = urls
+        self.secret = secret
+        self._tokens: dict[tuple[str, str], str] = {}
+
+    @classmethod
+    def urls_from_env(cls, env: Env | None = None) -> dict[str, str]:
+        """Each service's base URL: WEITAO_<NAME>_URL, else the local port on 127.0.0.1."""
+        env = env or Env.from_os()
+        return {
+            name: env.values.get(f"WEITAO_{name.upper()}_URL")
+            or f"http://127.0.0.1:{env.int(f'WEITAO_{name.upper()}_PORT')}"
+            for name in SERVICES
+        }
+
+    def token(self, sub: str | int, role: Role) -> str:
+        key = (str(sub), role)
+        if key not in self._tokens:
+            self._tokens[key] = mint_token(self.secret, sub, role, ttl_s=24 * 3600)
+        return self._tokens[key]
+
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        as_: tuple[str | int, Role] | None,
+        json: Any = None,
+        data: bytes | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Reply:
+        headers = {}
+        if as_ is not None:
+            headers["Authorization"] = f"Bearer {self.token(*as_)}"
+        body = data
+        if json is not None:
+            body = orjson.dumps(json)
+            headers["Content-Type"] = "application/json"
+        async with self.session.request(
+            method, self.urls[service] + path, data=body, headers=headers, params=params
+        ) as resp:
+            raw = await resp.read()
+            try:
+                payload = orjson.loads(raw) if raw else None
+            except orjson.JSONDecodeError:
+                payload = raw
+            return Reply(resp.status, payload)
+
+    # ------------------------------------------------------------ common calls
+
+    async def create_invitation(self, max_uses: int, **extra: Any) -> str:
+        reply = await self.call(
+            "accounts",
+            "POST",
+            "/v1/invitations",
+            as_=("staff", "staff"),
+            json={"max_uses": max_uses, **extra},
+        )
+        return reply.expect(201)["code"]
+
+    async def create_account(
+        self, handle: str, kind: str = "consumer", **extra: Any
+    ) -> dict[str, Any]:
+        body = {
+            "handle": handle,
+            "kind": kind,
+            "display_name": extra.pop("display_name", handle),
+            **extra,
+        }
+        reply = await self.call(
+            "accounts", "POST", "/v1/accounts", as_=("gateway", "service"), json=body
+        )
+        return reply.expect(201)
+
+    async def follow(self, user_id: str, account_id: str) -> None:
+        reply = await self.call(
+            "accounts", "PUT", f"/v1/users/{user_id}/following/{account_id}", as_=(user_id, "user")
+        )
+        reply.expect(204)
+
+    async def unfollow(self, user_id: str, account_id: str) -> None:
+        reply = await self.call(
+            "accounts",
+            "DELETE",
+            f"/v1/users/{user_id}/following/{account_id}",
+            as_=(user_id, "user"),
+        )
+        reply.expect(204)
+
+    async def publish(
+        self, account_id: str, title: str, body: str = "", retry_for_s: float = 10.0, **extra: Any
+    ) -> dict[str, Any]:
+        """Publishes as the account; a just-created account is briefly unknown to publishing
+        (its account event is on the way), so a 404 is retried for a few seconds."""
+        deadline = time.monotonic() + retry_for_s
+        while True:
+            reply = await self.call(
+                "publishing",
+                "POST",
+                f"/v1/accounts/{account_id}/posts",
+                as_=(account_id, "user"),
+                json={"kind": extra.pop("kind", "article"), "title": title, "body": body, **extra},
+            )
+            if reply.status != 404 or time.monotonic() > deadline:
+                return reply.expect(201)
+            await asyncio.sleep(0.1)
+
+    async def feed(self, user_id: str, **params: Any) -> dict[str, Any]:
+        reply = await self.call(
+            "feedread",
+            "GET",
+            f"/v1/users/{user_id}/feed",
+            as_=(user_id, "user"),
+            params=params or None,
+        )
+        return reply.expect(200)
