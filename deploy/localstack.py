@@ -5,6 +5,7 @@
     python deploy/localstack.py down      stop everything cleanly
     python deploy/localstack.py stop kafka | start kafka    (used by the outbox test)
     python deploy/localstack.py status
+    python deploy/localstack.py urls      each service's base URL
 
 State lives in `.run/` (git-ignored): data directories, logs, pid files.
 Ports and URLs come from the same settings the services read (shared/config.py).
@@ -466,6 +467,9 @@ def main(argv: list[str]) -> None:
         start_services()
     elif command == "status":
         status()
+    elif command == "urls":
+        for name in SERVICES:
+            print(f"{name:12s} http://127.0.0.1:{service_port(name)}  (/openapi.json, /metrics)")
     else:
         raise SystemExit(__doc__)
 

@@ -1,0 +1,60 @@
+# Weitao: the two commands a newcomer needs are `make run` and `make test`.
+# Every setting comes from the environment (see README "Configuration"), e.g.
+#   WEITAO_JWT_SECRET=my-secret-of-16+chars make run
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK := $(PY) deploy/localstack.py
+
+.PHONY: run test test-unit test-integration test-e2e stop logs status lint format venv \
+        rebuild-feeds clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+## Bring up Kafka, Postgres, Redis and the five services, then walk through the API.
+run: venv
+	@$(STACK) up
+	@$(PY) deploy/demo.py
+	@$(STACK) urls
+	@echo "logs: make logs (files in .run/logs/)   stop: make stop"
+
+## The whole suite against the real stack (started here when it is not up).
+test: venv
+	@$(PY) -m pytest tests
+
+test-unit: venv
+	@$(PY) -m pytest tests/unit
+
+test-integration: venv
+	@$(PY) -m pytest tests/integration
+
+test-e2e: venv
+	@$(PY) -m pytest tests/e2e
+
+stop:
+	@$(STACK) down
+
+status:
+	@$(STACK) status
+
+logs:
+	@tail -n 40 .run/logs/*.log
+
+lint: venv
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+format: venv
+	@$(VENV)/bin/ruff format .
+	@$(VENV)/bin/ruff check --fix .
+
+clean: stop
+	rm -rf .run

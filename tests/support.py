@@ -1,0 +1,64 @@
+"""Helpers for tests against the running stack: unique handles, accounts, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from shared.client import WeitaoClient
+
+T = TypeVar("T")
+CONCURRENCY = 50  # parallel API calls when a test builds many accounts
+
+
+def handle(prefix: str) -> str:
+    """A handle no other test (or earlier run) uses: prefix + random suffix, ≤ 30 chars."""
+    return f"{prefix[:17]}_{secrets.token_hex(6)}"
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    accept: Callable[[T], bool],
+    timeout_s: float = 10.0,
+    what: str = "condition",
+) -> T:
+    """Polls `probe` until `accept` holds on its result; fails with the last result."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = await probe()
+        if accept(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout_s}s; last: {result!r}")
+        await asyncio.sleep(0.05)
+
+
+async def gather_limited(calls: list[Callable[[], Awaitable[T]]]) -> list[T]:
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def run(call: Callable[[], Awaitable[T]]) -> T:
+        async with gate:
+            return await call()
+
+    return await asyncio.gather(*(run(c) for c in calls))
+
+
+async def seller(
+    api: WeitaoClient, category: str = "women_fashion", kind: str = "seller", **extra: Any
+) -> dict[str, Any]:
+    code = await api.create_invitation(max_uses=1, kinds=[kind])
+    return await api.create_account(
+        handle(kind), kind, category=category, invitation_code=code, **extra
+    )
+
+
+async def consumers(api: WeitaoClient, count: int) -> list[dict[str, Any]]:
+    return await gather_limited([lambda: api.create_account(handle("fan")) for _ in range(count)])
+
+
+async def feed_ids(api: WeitaoClient, user_id: str, **params: Any) -> list[str]:
+    page = await api.feed(user_id, **params)
+    return [item["post"]["id"] for item in page["items"]]
