@@ -1,6 +1,6 @@
 # Weitao: the two commands a newcomer needs are `make run` and `make test`.
 # Every setting comes from the environment (see README "Configuration"), e.g.
-#   WEITAO_JWT_SECRET=my-secret-of-16+chars make run
+#   WEITAO_JWT_SECRET=a-secret-of-at-least-32-bytes-long make run
 
 SHELL := /bin/bash
 PYTHON ?= python3

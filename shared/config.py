@@ -92,8 +92,8 @@ class Common:
     @classmethod
     def from_env(cls, env: Env) -> Common:
         secret = env.str("WEITAO_JWT_SECRET")
-        if len(secret) < 16:
-            raise ConfigError("setting WEITAO_JWT_SECRET must be at least 16 characters")
+        if len(secret.encode()) < 32:  # RFC 7518 3.2: an HS256 key of at least 256 bits
+            raise ConfigError("setting WEITAO_JWT_SECRET must be at least 32 bytes")
         return cls(
             host=env.str("WEITAO_HOST"),
             postgres_dsn=env.str("WEITAO_POSTGRES_DSN"),
