@@ -10,8 +10,9 @@ from tests.support import consumers, eventually, feed_ids, seller
 
 
 def kafka(action: str) -> None:
-    subprocess.run([sys.executable, str(ROOT / "deploy" / "localstack.py"), action, "kafka"],
-                   check=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "deploy" / "localstack.py"), action, "kafka"], check=True
+    )
 
 
 async def test_a_publish_and_a_follow_while_kafka_is_down_reach_the_feeds_after_restart(api):
@@ -19,8 +20,9 @@ async def test_a_publish_and_a_follow_while_kafka_is_down_reach_the_feeds_after_
     early, late = await consumers(api, 2)
     await api.follow(early["id"], shop["id"])
     warmup = await api.publish(shop["id"], "before the outage")
-    await eventually(lambda: feed_ids(api, early["id"]), lambda ids: warmup["id"] in ids,
-                     what="warm-up post")
+    await eventually(
+        lambda: feed_ids(api, early["id"]), lambda ids: warmup["id"] in ids, what="warm-up post"
+    )
 
     kafka("stop")
     try:
@@ -31,6 +33,9 @@ async def test_a_publish_and_a_follow_while_kafka_is_down_reach_the_feeds_after_
         kafka("start")
 
     for fan in (early, late):
-        await eventually(lambda fan=fan: feed_ids(api, fan["id"]),
-                         lambda ids: post["id"] in ids, timeout_s=90,
-                         what="post published during the outage")
+        await eventually(
+            lambda fan=fan: feed_ids(api, fan["id"]),
+            lambda ids: post["id"] in ids,
+            timeout_s=90,
+            what="post published during the outage",
+        )

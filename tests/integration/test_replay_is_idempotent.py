@@ -24,8 +24,13 @@ async def events_with_keys(bootstrap: str, keys: set[str]) -> list[bytes]:
     """Every record of the topic table whose key is in `keys`, in partition order."""
     names = [t.name for t in topics.ALL_TOPICS]
     # No group: the consumer is assigned every partition and starts at the beginning.
-    consumer = AIOKafkaConsumer(*names, bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        *names,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     try:
         parts = sorted(consumer.assignment())
@@ -63,41 +68,52 @@ async def test_replaying_an_accounts_events_twice_leaves_every_feed_and_projecti
     for fan in (stays, leaves):
         await api.follow(fan["id"], shop["id"])
     posts = [await api.publish(shop["id"], f"post {i}") for i in range(3)]
-    await api.call("publishing", "DELETE", f"/v1/posts/{posts[1]['id']}",
-                   as_=(shop["id"], "user"))
+    await api.call("publishing", "DELETE", f"/v1/posts/{posts[1]['id']}", as_=(shop["id"], "user"))
     await api.unfollow(leaves["id"], shop["id"])
     await api.follow(late["id"], shop["id"])
     expected = [posts[2]["id"], posts[0]["id"]]
     for fan in (stays, late):
-        await eventually(lambda fan=fan: feed_ids(api, fan["id"]), lambda ids: ids == expected,
-                         what="settled feed")
-    await eventually(lambda: feed_ids(api, leaves["id"]), lambda ids: ids == [],
-                     what="unfollower's feed emptied")
+        await eventually(
+            lambda fan=fan: feed_ids(api, fan["id"]),
+            lambda ids: ids == expected,
+            what="settled feed",
+        )
+    await eventually(
+        lambda: feed_ids(api, leaves["id"]), lambda ids: ids == [], what="unfollower's feed emptied"
+    )
     await asyncio.sleep(0.5)  # let both consumer groups finish the same events
 
     fans = [stays["id"], leaves["id"], late["id"]]
     keys = (
-        [feed_key(f) for f in fans] + [following_key(f) for f in fans]
+        [feed_key(f) for f in fans]
+        + [following_key(f) for f in fans]
         + [timeline_key(shop["id"]), account_key(shop["id"])]
         + [post_key(p["id"]) for p in posts]
     )
     bootstrap = stack.str("WEITAO_KAFKA_BOOTSTRAP")
     events = await events_with_keys(bootstrap, {shop["id"]})
-    assert len(events) >= 9  # (more if the relay re-sent one: at least once) account, 3 follows, 1 unfollow, 3 posts, 1 delete
+    # The account, 3 follows, 1 unfollow, 3 posts, 1 delete (more if a relay re-sent one).
+    assert len(events) >= 9
 
     redis = aioredis.Redis.from_url(stack.str("WEITAO_REDIS_URL"))
     pool = await db.create_pool(stack.str("WEITAO_POSTGRES_DSN"), "fanout", max_size=2)
     try:
-        projection_sql = ("SELECT user_id, active, version FROM follows WHERE account_id = $1 "
-                          "ORDER BY user_id")
+        projection_sql = (
+            "SELECT user_id, active, version FROM follows WHERE account_id = $1 ORDER BY user_id"
+        )
         before = await snapshot(redis, keys)
         rows_before = await pool.fetch(projection_sql, int(shop["id"]))
-        fanout = FanoutHandlers(FanoutStore(pool, redis, stack.int("WEITAO_FEED_CAP")),
-                                CollectorRegistry())
+        fanout = FanoutHandlers(
+            FanoutStore(pool, redis, stack.int("WEITAO_FEED_CAP")), CollectorRegistry()
+        )
         loops = [
             ConsumerLoop(bootstrap, "replay-test", fanout.table(), CollectorRegistry()),
-            ConsumerLoop(bootstrap, "replay-test",
-                         feedread_consumer.handlers(FeedStore(redis)), CollectorRegistry()),
+            ConsumerLoop(
+                bootstrap,
+                "replay-test",
+                feedread_consumer.handlers(FeedStore(redis)),
+                CollectorRegistry(),
+            ),
         ]
         for _ in range(2):
             for loop in loops:
