@@ -163,6 +163,26 @@ class PostDeleted(Contract):
 
 
 @dataclass(frozen=True)
+class PostInteraction(Contract):
+    """A user's interaction with a post (for insights): `action` is like, unlike, comment,
+    uncomment or vote; `comment_id` and `option` say which, where they apply."""
+
+    TOPIC = topics.INTERACTIONS
+    TYPE = "post.interaction"
+
+    post_id: str
+    account_id: str  # the post's author
+    user_id: str
+    action: str
+    at: str
+    comment_id: str | None = None
+    option: int | None = None
+
+    def key(self) -> str:
+        return self.post_id
+
+
+@dataclass(frozen=True)
 class EngagementRecorded(Contract):
     """One user action on an account (and maybe a post), reported by a client."""
 
@@ -184,7 +204,14 @@ class EngagementRecorded(Contract):
 
 CONTRACTS: dict[tuple[str, int], type[Contract]] = {
     (c.TYPE, c.VERSION): c
-    for c in (AccountChanged, FollowChanged, PostPublished, PostDeleted, EngagementRecorded)
+    for c in (
+        AccountChanged,
+        FollowChanged,
+        PostPublished,
+        PostDeleted,
+        PostInteraction,
+        EngagementRecorded,
+    )
 }
 
 

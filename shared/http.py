@@ -97,6 +97,8 @@ def path_id(request: web.Request, name: str) -> int:
 async def read_body(request: web.Request, kind: type[T]) -> T:
     """Decodes and validates a JSON body into `kind`; 400 validation_error names the field."""
     raw = await request.read()
+    if b"\\u0000" in raw:  # Postgres text cannot hold NUL: refuse it here, not with a 500
+        raise validation_error("$", "strings must not contain the NUL character")
     try:
         return msgspec.json.decode(raw, type=kind, strict=True)
     except msgspec.ValidationError as exc:

@@ -46,6 +46,13 @@ POSTS = Topic(
     "post.published (the post) / post.deleted (post_id, account_id)",
 )
 
+INTERACTIONS = Topic(
+    "weitao.interactions.v1",
+    "post_id",
+    "publishing",
+    ("insights",),
+    "post.interaction: a like, unlike, comment, comment removal or vote on a post",
+)
 ENGAGEMENT = Topic(
     "weitao.engagement.v1",
     "account_id",
@@ -54,7 +61,7 @@ ENGAGEMENT = Topic(
     "engagement.recorded: one user action (impression, view, dwell, click, ...) on an account",
 )
 
-ALL_TOPICS: tuple[Topic, ...] = (ACCOUNTS, FOLLOWS, POSTS, ENGAGEMENT)
+ALL_TOPICS: tuple[Topic, ...] = (ACCOUNTS, FOLLOWS, POSTS, INTERACTIONS, ENGAGEMENT)
 
 
 async def create_topics(bootstrap: str, partitions: int) -> list[str]:

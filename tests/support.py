@@ -62,3 +62,11 @@ async def consumers(api: WeitaoClient, count: int) -> list[dict[str, Any]]:
 async def feed_ids(api: WeitaoClient, user_id: str, **params: Any) -> list[str]:
     page = await api.feed(user_id, **params)
     return [item["post"]["id"] for item in page["items"]]
+
+
+async def publish(
+    api: WeitaoClient, account: dict[str, Any], title: str, body: str = "", **extra: Any
+) -> dict[str, Any]:
+    """Publishes a post whose text no earlier test run used: a run must never trip the
+    copied-content rule against posts left by a previous run on the same stack."""
+    return await api.publish(account["id"], title, f"{body} #{secrets.token_hex(12)}", **extra)

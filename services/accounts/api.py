@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 from typing import Any
 
@@ -15,7 +16,7 @@ from services.accounts import domain
 from services.accounts.config import AccountsConfig
 from services.accounts.store import AccountStore
 from shared.auth import require_actor, require_role
-from shared.errors import DomainError, forbidden
+from shared.errors import ApiError, DomainError, forbidden
 from shared.http import (
     CURSOR,
     LIMIT,
@@ -115,7 +116,10 @@ async def get_account(request: web.Request) -> web.Response:
 
 
 async def get_account_by_handle(request: web.Request) -> web.Response:
-    row = await request.app[STORE].account_by_handle(request.match_info["handle"])
+    handle = request.match_info["handle"]
+    if not re.fullmatch(domain.HANDLE_PATTERN, handle):
+        raise ApiError(404, "not_found", "account not found")  # no such handle can exist
+    row = await request.app[STORE].account_by_handle(handle)
     return json_response(account_json(row))
 
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import asyncpg
 import msgspec
 from aiohttp import web
 
-from services.publishing import domain
+from services.publishing import domain, similarity
 from services.publishing.config import PublishingConfig
 from services.publishing.store import PostStore, post_view
 from shared.auth import require_actor
-from shared.errors import DomainError
+from shared.errors import DomainError, forbidden
 from shared.http import (
     CURSOR,
     LIMIT,
@@ -24,7 +25,7 @@ from shared.http import (
     principal,
     read_body,
 )
-from shared.ids import IdGenerator
+from shared.ids import IdGenerator, parse_id
 from shared.pagination import decode_cursor, page, parse_limit
 from shared.timeutil import rfc3339, utcnow
 
@@ -39,6 +40,11 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     domain.AccountSuspended: 403,
     domain.DailyQuotaExceeded: 429,
     domain.PostNotFound: 404,
+    domain.DuplicateContent: 409,
+    domain.NotAVote: 400,
+    domain.VoteClosed: 409,
+    domain.CommentNotFound: 404,
+    domain.NotAllowed: 403,
 }
 
 
@@ -79,6 +85,19 @@ class PostPage(msgspec.Struct):
     next_cursor: str | None
 
 
+class Comment(msgspec.Struct):
+    id: str
+    post_id: str
+    author_id: str
+    text: str
+    created_at: str
+
+
+class CommentPage(msgspec.Struct):
+    items: list[Comment]
+    next_cursor: str | None
+
+
 def post_json(row: asyncpg.Record) -> dict[str, Any]:
     return {
         **post_view(row),
@@ -97,8 +116,10 @@ async def publish(request: web.Request) -> web.Response:
     now = utcnow()
     domain.check_post(new, now)
     limit = request.app[CONFIG].daily_post_limit
+    # Pure CPU work (up to ~30 ms for a long body): off the event loop's own turn.
+    fingerprint = await asyncio.to_thread(similarity.fingerprint, new.title, new.body)
     row, used = await request.app[STORE].publish(
-        request.app[IDS].next_id(), account_id, new, now, limit
+        request.app[IDS].next_id(), account_id, new, now, limit, fingerprint
     )
     quota = {"used": used, "limit": limit, "resets_at": rfc3339(domain.quota_resets_at(now))}
     return json_response({**post_json(row), "quota": quota}, 201)
@@ -126,6 +147,79 @@ async def delete_post(request: web.Request) -> web.Response:
     return no_content()
 
 
+def comment_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "post_id": str(row["post_id"]),
+        "author_id": str(row["author_id"]),
+        "text": row["text"],
+        "created_at": rfc3339(row["created_at"]),
+    }
+
+
+def caller_account(request: web.Request) -> int:
+    """The account a comment is written as: the token's subject."""
+    account_id = parse_id(principal(request).sub)
+    if account_id is None:
+        raise forbidden("the token's subject is not an account")
+    return account_id
+
+
+async def add_comment(request: web.Request) -> web.Response:
+    post_id = path_id(request, "id")
+    new = await read_body(request, domain.NewComment)
+    row = await request.app[STORE].add_comment(
+        request.app[IDS].next_id(), post_id, caller_account(request), new.text, utcnow()
+    )
+    return json_response(comment_json(row), 201)
+
+
+async def list_comments(request: web.Request) -> web.Response:
+    limit = parse_limit(request.query)
+    cursor = decode_cursor(request.query, 1)
+    rows = await request.app[STORE].comments(
+        path_id(request, "id"), limit, cursor[0] if cursor else None
+    )
+    next_position = [rows[-1]["id"]] if len(rows) == limit else None
+    return json_response(page([comment_json(r) for r in rows], next_position))
+
+
+async def delete_comment(request: web.Request) -> web.Response:
+    caller = principal(request)
+    acting = {parse_id(caller.sub)} - {None}
+    await request.app[STORE].delete_comment(
+        path_id(request, "id"),
+        path_id(request, "comment_id"),
+        acting,  # type: ignore[arg-type]
+        caller.is_staff() or caller.role == "service",
+        utcnow(),
+    )
+    return no_content()
+
+
+async def like(request: web.Request) -> web.Response:
+    user_id = path_id(request, "user_id")
+    require_actor(principal(request), user_id)
+    await request.app[STORE].set_like(path_id(request, "id"), user_id, True, utcnow())
+    return no_content()
+
+
+async def unlike(request: web.Request) -> web.Response:
+    user_id = path_id(request, "user_id")
+    require_actor(principal(request), user_id)
+    await request.app[STORE].set_like(path_id(request, "id"), user_id, False, utcnow())
+    return no_content()
+
+
+async def vote(request: web.Request) -> web.Response:
+    user_id = path_id(request, "user_id")
+    require_actor(principal(request), user_id)
+    choice = await read_body(request, domain.CastVote)
+    await request.app[STORE].vote(path_id(request, "id"), user_id, choice.option, utcnow())
+    return no_content()
+
+
+POST_ID = id_param("id")
 ROUTES = (
     Route(
         "POST",

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from shared.errors import DomainError
-from shared.timeutil import rfc3339
+from shared.timeutil import parse_rfc3339, rfc3339
 from shared.vocabulary import Category
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -55,6 +55,18 @@ class NewPost(msgspec.Struct, forbid_unknown_fields=True):
     category: Category | None = None
 
 
+class NewComment(msgspec.Struct, forbid_unknown_fields=True):
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+class CastVote(msgspec.Struct, forbid_unknown_fields=True):
+    # The option's text, or its position (0-based) in the post's options.
+    option: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
+        | Annotated[int, msgspec.Meta(ge=0, le=5)]
+    )
+
+
 # ---------------------------------------------------------------- errors
 
 
@@ -84,6 +96,26 @@ class DailyQuotaExceeded(PublishingError):
 
 class PostNotFound(PublishingError):
     code = "not_found"
+
+
+class DuplicateContent(PublishingError):
+    code = "duplicate_content"
+
+
+class NotAVote(PublishingError):
+    code = "not_a_vote"
+
+
+class VoteClosed(PublishingError):
+    code = "vote_closed"
+
+
+class CommentNotFound(PublishingError):
+    code = "not_found"
+
+
+class NotAllowed(PublishingError):
+    code = "forbidden"
 
 
 # ---------------------------------------------------------------- rules
@@ -151,3 +183,19 @@ def check_author(kind: str | None, status: str | None) -> None:
         raise NotAnOperator("consumer accounts cannot publish")
     if status == "suspended":
         raise AccountSuspended("a suspended account cannot publish")
+
+
+def vote_option(post_kind: str, vote: dict | None, choice: str | int, now: datetime) -> int:
+    """The index of the chosen option of a vote post that is still open."""
+    if post_kind != "vote" or not vote:
+        raise NotAVote("this post is not a vote")
+    closes_at = vote.get("closes_at")
+    if closes_at is not None and parse_rfc3339(closes_at) <= now:
+        raise VoteClosed("this vote has closed", closed_at=closes_at)
+    options: list[str] = vote["options"]
+    if isinstance(choice, int):
+        if choice < len(options):
+            return choice
+    elif choice in options:
+        return options.index(choice)
+    raise InvalidPost("option is not one of this vote's options", field="$.option")

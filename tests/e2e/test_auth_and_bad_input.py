@@ -7,7 +7,7 @@ import time
 import jwt
 import pytest
 
-from tests.support import consumers, handle, seller
+from tests.support import consumers, handle, publish, seller
 
 
 def assert_error(reply, status: int, code: str) -> dict:
@@ -133,7 +133,7 @@ async def test_a_bad_post_is_a_4xx_naming_the_problem_and_nothing_is_stored(
     api, body, status, code, field
 ):
     shop = await seller(api)
-    await api.publish(shop["id"], "the only post")  # also waits until publishing knows shop
+    await publish(api, shop, "the only post")  # also waits until publishing knows shop
     reply = await api.call(
         "publishing",
         "POST",

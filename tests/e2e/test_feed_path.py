@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.support import consumers, eventually, feed_ids, gather_limited, seller
+from tests.support import consumers, eventually, feed_ids, gather_limited, publish, seller
 
 
 async def test_a_post_reaches_every_one_of_1000_followers(api):
     shop = await seller(api)
     fans = await consumers(api, 1000)
     await gather_limited([lambda f=f: api.follow(f["id"], shop["id"]) for f in fans])
-    post = await api.publish(shop["id"], "秋冬新款大衣", "羊毛双面呢，七折")
+    post = await publish(api, shop, "秋冬新款大衣", "羊毛双面呢，七折")
 
     async def missing() -> list[str]:
         seen = await gather_limited([lambda f=f: feed_ids(api, f["id"]) for f in fans])
@@ -29,8 +29,8 @@ async def test_unfollow_takes_the_accounts_posts_out_and_keeps_others(api):
     (fan,) = await consumers(api, 1)
     await api.follow(fan["id"], shop["id"])
     await api.follow(fan["id"], other["id"])
-    gone = await api.publish(shop["id"], "unfollowed soon")
-    kept = await api.publish(other["id"], "still followed")
+    gone = await publish(api, shop, "unfollowed soon")
+    kept = await publish(api, other, "still followed")
     await eventually(
         lambda: feed_ids(api, fan["id"]),
         lambda ids: {gone["id"], kept["id"]} <= set(ids),
@@ -51,8 +51,8 @@ async def test_deleting_a_post_takes_it_out_of_the_feed(api):
     shop = await seller(api)
     (fan,) = await consumers(api, 1)
     await api.follow(fan["id"], shop["id"])
-    doomed = await api.publish(shop["id"], "to be deleted")
-    stays = await api.publish(shop["id"], "stays")
+    doomed = await publish(api, shop, "to be deleted")
+    stays = await publish(api, shop, "stays")
     await eventually(
         lambda: feed_ids(api, fan["id"]),
         lambda ids: {doomed["id"], stays["id"]} <= set(ids),
@@ -77,7 +77,7 @@ async def test_deleting_a_post_takes_it_out_of_the_feed(api):
 
 async def test_a_new_follow_backfills_the_accounts_recent_posts(api):
     shop = await seller(api)
-    earlier = [await api.publish(shop["id"], f"earlier post {i}") for i in range(3)]
+    earlier = [await publish(api, shop, f"earlier post {i}") for i in range(3)]
     (fan,) = await consumers(api, 1)
     await asyncio.sleep(0.2)  # the posts are out before the follow, as in real use
 
@@ -94,7 +94,7 @@ async def test_cursor_pages_of_a_100_item_feed_neither_repeat_nor_skip_while_pos
     (fan,) = await consumers(api, 1)
     await gather_limited([lambda s=s: api.follow(fan["id"], s["id"]) for s in shops])
     posts = await gather_limited(
-        [lambda s=s, i=i: api.publish(s["id"], f"post {i}") for s in shops[:34] for i in range(3)]
+        [lambda s=s, i=i: publish(api, s, f"post {i}") for s in shops[:34] for i in range(3)]
     )
     # The feed's order: publish time (ms) then id, newest first.
     expected = [
@@ -114,7 +114,7 @@ async def test_cursor_pages_of_a_100_item_feed_neither_repeat_nor_skip_while_pos
         page = await api.feed(fan["id"], **params)
         seen.extend(item["post"]["id"] for item in page["items"])
         if len(arrived) < 6:  # new posts land on top of the feed while we page down
-            late = await api.publish(shops[34 + len(arrived)]["id"], "arrives late")
+            late = await publish(api, shops[34 + len(arrived)], "arrives late")
             arrived.append(late["id"])
         cursor = page["next_cursor"]
         if cursor is None:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT
-from tests.support import consumers, eventually, feed_ids, seller
+from tests.support import consumers, eventually, feed_ids, publish, seller
 
 
 def kafka(action: str) -> None:
@@ -19,14 +19,14 @@ async def test_a_publish_and_a_follow_while_kafka_is_down_reach_the_feeds_after_
     shop = await seller(api)
     early, late = await consumers(api, 2)
     await api.follow(early["id"], shop["id"])
-    warmup = await api.publish(shop["id"], "before the outage")
+    warmup = await publish(api, shop, "before the outage")
     await eventually(
         lambda: feed_ids(api, early["id"]), lambda ids: warmup["id"] in ids, what="warm-up post"
     )
 
     kafka("stop")
     try:
-        post = await api.publish(shop["id"], "published while Kafka was down")
+        post = await publish(api, shop, "published while Kafka was down")
         await api.follow(late["id"], shop["id"])
         assert post["quota"]["used"] == 2
     finally:

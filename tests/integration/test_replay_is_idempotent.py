@@ -17,7 +17,7 @@ from services.feedread.store import FeedStore
 from shared import db, topics
 from shared.feedkeys import account_key, feed_key, following_key, post_key, timeline_key
 from shared.kafka import ConsumerLoop
-from tests.support import consumers, eventually, feed_ids, seller
+from tests.support import consumers, eventually, feed_ids, publish, seller
 
 
 async def events_with_keys(bootstrap: str, keys: set[str]) -> list[bytes]:
@@ -67,7 +67,7 @@ async def test_replaying_an_accounts_events_twice_leaves_every_feed_and_projecti
     stays, leaves, late = await consumers(api, 3)
     for fan in (stays, leaves):
         await api.follow(fan["id"], shop["id"])
-    posts = [await api.publish(shop["id"], f"post {i}") for i in range(3)]
+    posts = [await publish(api, shop, f"post {i}") for i in range(3)]
     await api.call("publishing", "DELETE", f"/v1/posts/{posts[1]['id']}", as_=(shop["id"], "user"))
     await api.unfollow(leaves["id"], shop["id"])
     await api.follow(late["id"], shop["id"])

@@ -20,6 +20,7 @@ from shared.events import (
     Envelope,
     FollowChanged,
     PostDeleted,
+    PostInteraction,
     PostPublished,
 )
 
@@ -58,6 +59,14 @@ SAMPLES: dict[str, events.Contract] = {
         account_id="400891230179688448",
         category="tea_drinks",
         published_ms=1795579506789,
+    ),
+    "post_interaction_v1": PostInteraction(
+        post_id="400891230179688450",
+        account_id="400891230179688448",
+        user_id="400891230179688449",
+        action="vote",
+        at=AT,
+        option=1,
     ),
     "engagement_recorded_v1": EngagementRecorded(
         action="purchase",
@@ -121,5 +130,6 @@ def test_each_contract_stays_on_its_topic():
         "follow.changed": "weitao.follows.v1",
         "post.published": "weitao.posts.v1",
         "post.deleted": "weitao.posts.v1",
+        "post.interaction": "weitao.interactions.v1",
         "engagement.recorded": "weitao.engagement.v1",
     }
