@@ -121,10 +121,17 @@ class WeitaoClient:
         reply.expect(204)
 
     async def publish(
-        self, account_id: str, title: str, body: str = "", retry_for_s: float = 10.0, **extra: Any
+        self, account_id: str, title: str, body: str = "", **extra: Any
     ) -> dict[str, Any]:
-        """Publishes as the account; a just-created account is briefly unknown to publishing
-        (its account event is on the way), so a 404 is retried for a few seconds."""
+        """Publishes an article (or `kind=...`) as the account; the post with its quota."""
+        post = {"kind": "article", "title": title, "body": body, **extra}
+        return (await self.publish_reply(account_id, post)).expect(201)
+
+    async def publish_reply(
+        self, account_id: str, post: dict[str, Any], retry_for_s: float = 10.0
+    ) -> Reply:
+        """POSTs a post as the account. A just-created account is briefly unknown to
+        publishing (its account event is on the way), so a 404 is retried for a while."""
         deadline = time.monotonic() + retry_for_s
         while True:
             reply = await self.call(
@@ -132,10 +139,10 @@ class WeitaoClient:
                 "POST",
                 f"/v1/accounts/{account_id}/posts",
                 as_=(account_id, "user"),
-                json={"kind": extra.pop("kind", "article"), "title": title, "body": body, **extra},
+                json=post,
             )
             if reply.status != 404 or time.monotonic() > deadline:
-                return reply.expect(201)
+                return reply
             await asyncio.sleep(0.1)
 
     async def feed(self, user_id: str, **params: Any) -> dict[str, Any]:

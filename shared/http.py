@@ -345,7 +345,8 @@ def build_app(
     """
     registry = CollectorRegistry()
     app = web.Application(
-        middlewares=[error_middleware, _metrics_middleware(registry), auth_middleware],
+        # Metrics outermost: they count the status the caller really got.
+        middlewares=[_metrics_middleware(registry), error_middleware, auth_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[JWT_SECRET] = jwt_secret

@@ -8,6 +8,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from aiokafka import AIOKafkaConsumer
+
+from shared import topics
 from shared.client import WeitaoClient
 
 T = TypeVar("T")
@@ -70,3 +73,28 @@ async def publish(
     """Publishes a post whose text no earlier test run used: a run must never trip the
     copied-content rule against posts left by a previous run on the same stack."""
     return await api.publish(account["id"], title, f"{body} #{secrets.token_hex(12)}", **extra)
+
+
+async def events_with_keys(bootstrap: str, keys: set[str]) -> list[bytes]:
+    """Every record of the topic table whose key is in `keys`, in partition order."""
+    names = [t.name for t in topics.ALL_TOPICS]
+    # No group: the consumer is assigned every partition and starts at the beginning.
+    consumer = AIOKafkaConsumer(
+        *names,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        parts = sorted(consumer.assignment())
+        ends = await consumer.end_offsets(parts)
+        found: list[bytes] = []
+        while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                found.extend(r.value for r in records if r.key and r.key.decode() in keys)
+        return found
+    finally:
+        await consumer.stop()

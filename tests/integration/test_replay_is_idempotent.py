@@ -7,42 +7,16 @@ from __future__ import annotations
 import asyncio
 
 import redis.asyncio as aioredis
-from aiokafka import AIOKafkaConsumer
 from prometheus_client import CollectorRegistry
 
 from services.fanout.consumer import FanoutHandlers
 from services.fanout.store import FanoutStore
 from services.feedread import consumer as feedread_consumer
 from services.feedread.store import FeedStore
-from shared import db, topics
+from shared import db
 from shared.feedkeys import account_key, feed_key, following_key, post_key, timeline_key
 from shared.kafka import ConsumerLoop
-from tests.support import consumers, eventually, feed_ids, publish, seller
-
-
-async def events_with_keys(bootstrap: str, keys: set[str]) -> list[bytes]:
-    """Every record of the topic table whose key is in `keys`, in partition order."""
-    names = [t.name for t in topics.ALL_TOPICS]
-    # No group: the consumer is assigned every partition and starts at the beginning.
-    consumer = AIOKafkaConsumer(
-        *names,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    try:
-        parts = sorted(consumer.assignment())
-        ends = await consumer.end_offsets(parts)
-        found: list[bytes] = []
-        while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
-            batches = await consumer.getmany(timeout_ms=500)
-            for records in batches.values():
-                found.extend(r.value for r in records if r.key and r.key.decode() in keys)
-        return found
-    finally:
-        await consumer.stop()
+from tests.support import consumers, events_with_keys, eventually, feed_ids, publish, seller
 
 
 async def snapshot(redis: aioredis.Redis, keys: list[str]) -> dict[str, object]:
