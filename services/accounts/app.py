@@ -7,7 +7,7 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from services.accounts import api
+from services.accounts import api, bulk_api
 from services.accounts.config import AccountsConfig
 from services.accounts.store import SCHEMA, AccountStore
 from shared import logs, runtime
@@ -19,7 +19,12 @@ POOL = web.AppKey("accounts_pool", asyncpg.Pool)
 
 
 def create_app(config: AccountsConfig) -> web.Application:
-    app = build_app("Weitao accounts", config.common.jwt_secret, api.ROUTES, api.ERROR_STATUSES)
+    app = build_app(
+        "Weitao accounts",
+        config.common.jwt_secret,
+        api.ROUTES + bulk_api.ROUTES,
+        api.ERROR_STATUSES,
+    )
     app[api.CONFIG] = config
     app[api.IDS] = IdGenerator()
 

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import asyncpg
 
 from services.accounts.domain import (
+    OPERATOR_KINDS,
     AccountNotFound,
+    AccountsError,
     HandleTaken,
     Invitation,
     InvitationInvalid,
     NewAccount,
     check_follow,
+    check_new_account,
     invitation_refusal,
 )
 from shared import outbox
 from shared.events import AccountChanged, FollowChanged
-from shared.timeutil import rfc3339
+from shared.timeutil import rfc3339, utcnow
 
 SCHEMA = "accounts"
 ACCOUNT_COLUMNS = (
@@ -40,6 +45,36 @@ def account_changed(row: asyncpg.Record, change: str) -> AccountChanged:
     )
 
 
+_FOLLOW = (
+    "INSERT INTO follows (user_id, account_id, active, version, source, seq, followed_at) "
+    "SELECT u, a, true, 1, $3, nextval('follow_seq'), $4 "
+    "FROM unnest($1::bigint[], $2::bigint[]) AS p(u, a) "
+    "ON CONFLICT (user_id, account_id) DO UPDATE SET active = true, "
+    "version = follows.version + 1, source = EXCLUDED.source, seq = EXCLUDED.seq, "
+    "followed_at = EXCLUDED.followed_at WHERE NOT follows.active "
+    "RETURNING user_id, account_id, version, source"
+)
+_UNFOLLOW = (
+    "UPDATE follows f SET active = false, version = f.version + 1 "
+    "FROM unnest($1::bigint[], $2::bigint[]) AS p(u, a) "
+    "WHERE f.user_id = p.u AND f.account_id = p.a AND f.active "
+    "RETURNING f.user_id, f.account_id, f.version, f.source"
+)
+
+
+@dataclass
+class Outcome:
+    """What a batch did: what it created or changed, and which items were refused, why."""
+
+    created: list[asyncpg.Record] = field(default_factory=list)
+    changed: int = 0
+    refused: list[tuple[int, AccountsError]] = field(default_factory=list)
+
+    def raise_first_refusal(self) -> None:
+        if self.refused:
+            raise self.refused[0][1]
+
+
 class AccountStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -48,51 +83,91 @@ class AccountStore:
         self, account_id: int, new: NewAccount, now: datetime
     ) -> asyncpg.Record:
         """Inserts the account, using its invitation atomically; both or neither happen."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            if new.invitation_code is not None and new.kind != "consumer":
-                await self._use_invitation(conn, new.invitation_code, new.kind, now)
-            try:
-                row = await conn.fetchrow(
-                    f"INSERT INTO accounts (id, handle, kind, display_name, category) "
-                    f"VALUES ($1, $2, $3, $4, $5) RETURNING {ACCOUNT_COLUMNS}",
-                    account_id,
-                    new.handle,
-                    new.kind,
-                    new.display_name,
-                    new.category,
-                )
-            except asyncpg.UniqueViolationError:
-                raise HandleTaken(f"handle {new.handle!r} is taken", handle=new.handle) from None
-            await outbox.enqueue(conn, SCHEMA, account_changed(row, "created"))
-            return row
+        outcome = await self.create_accounts([(account_id, new)], now)
+        outcome.raise_first_refusal()
+        return outcome.created[0]
 
-    async def _use_invitation(
-        self, conn: asyncpg.Connection, code: str, kind: str, now: datetime
-    ) -> None:
-        # The conditional UPDATE is the atomic use: concurrent sign-ups queue on the row
-        # lock and each re-checks `uses < max_uses`, so max_uses is never exceeded.
-        used = await conn.fetchval(
-            "UPDATE invitations SET uses = uses + 1 WHERE code = $1 AND uses < max_uses "
-            "AND (expires_at IS NULL OR expires_at > $2) AND $3 = ANY(kinds) RETURNING uses",
-            code,
-            now,
-            kind,
-        )
-        if used is not None:
-            return
-        row = await conn.fetchrow(
-            "SELECT code, max_uses, uses, expires_at, kinds FROM invitations WHERE code = $1",
-            code,
-        )
-        invitation = (
-            None
-            if row is None
-            else Invitation(
-                row["code"], row["max_uses"], row["uses"], row["expires_at"], tuple(row["kinds"])
+    async def create_accounts(self, batch: list[tuple[int, NewAccount]], now: datetime) -> Outcome:
+        """Creates many accounts in one transaction with the rules of one at a time.
+
+        Invitation rows are locked (in code order) and re-read under the lock, so uses
+        never pass max_uses however many sign-ups race; refusals are listed by index.
+        """
+        outcome = Outcome()
+        async with self.pool.acquire() as conn, conn.transaction():
+            codes = sorted(
+                {
+                    n.invitation_code
+                    for _, n in batch
+                    if n.kind in OPERATOR_KINDS and n.invitation_code
+                }
             )
-        )
-        reason = invitation_refusal(invitation, kind, now) or "used_up"
-        raise InvitationInvalid(f"invitation code is not valid ({reason})", reason=reason)
+            rows = await conn.fetch(
+                "SELECT code, max_uses, uses, expires_at, kinds FROM invitations "
+                "WHERE code = ANY($1::text[]) ORDER BY code FOR UPDATE",
+                codes,
+            )
+            invitations = {
+                r["code"]: Invitation(
+                    r["code"], r["max_uses"], r["uses"], r["expires_at"], tuple(r["kinds"])
+                )
+                for r in rows
+            }
+            uses = {code: inv.uses for code, inv in invitations.items()}
+            admitted: dict[str, tuple[int, int, NewAccount]] = {}
+            for index, (account_id, new) in enumerate(batch):
+                try:
+                    check_new_account(new)
+                    if new.handle in admitted:
+                        raise HandleTaken(f"handle {new.handle!r} is taken", handle=new.handle)
+                    if new.kind in OPERATOR_KINDS:
+                        code = new.invitation_code or ""
+                        known = invitations.get(code)
+                        current = replace(known, uses=uses[code]) if known else None
+                        reason = invitation_refusal(current, new.kind, now)
+                        if reason:
+                            raise InvitationInvalid(
+                                f"invitation code is not valid ({reason})", reason=reason
+                            )
+                        uses[code] += 1
+                    admitted[new.handle] = (index, account_id, new)
+                except AccountsError as refusal:
+                    outcome.refused.append((index, refusal))
+            chosen = list(admitted.values())
+            created = await conn.fetch(
+                f"INSERT INTO accounts (id, handle, kind, display_name, category) "
+                f"SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
+                f"$5::text[]) ON CONFLICT (handle) DO NOTHING RETURNING {ACCOUNT_COLUMNS}",
+                [a for _, a, _ in chosen],
+                [n.handle for _, _, n in chosen],
+                [n.kind for _, _, n in chosen],
+                [n.display_name for _, _, n in chosen],
+                [n.category for _, _, n in chosen],
+            )
+            made = {r["handle"] for r in created}
+            for index, _, new in chosen:
+                if new.handle not in made:  # taken by an account that existed before
+                    outcome.refused.append(
+                        (index, HandleTaken(f"handle {new.handle!r} is taken", handle=new.handle))
+                    )
+                    if new.kind in OPERATOR_KINDS:
+                        uses[new.invitation_code or ""] -= 1
+            used = [(c, n) for c, n in uses.items() if n != invitations[c].uses]
+            if used:
+                await conn.execute(
+                    "UPDATE invitations i SET uses = d.uses FROM unnest($1::text[], $2::int[]) "
+                    "AS d(code, uses) WHERE i.code = d.code",
+                    [c for c, _ in used],
+                    [n for _, n in used],
+                )
+            if created:
+                await outbox.enqueue(
+                    conn, SCHEMA, *(account_changed(r, "created") for r in created)
+                )
+            order = {new.handle: index for index, _, new in chosen}
+            outcome.created = sorted(created, key=lambda r: order[r["handle"]])
+            outcome.refused.sort(key=lambda item: item[0])
+            return outcome
 
     async def create_invitation(
         self,
@@ -130,90 +205,91 @@ class AccountStore:
 
     async def follow(self, user_id: int, account_id: int, source: str) -> bool:
         """Makes user follow account; False when it already did (nothing changes then)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            kinds = await self._kinds(conn, user_id, account_id)
-            check_follow(user_id, account_id, kinds[account_id])
-            row = await conn.fetchrow(
-                "INSERT INTO follows (user_id, account_id, active, version, source, seq, "
-                "followed_at) VALUES ($1, $2, true, 1, $3, nextval('follow_seq'), now()) "
-                "ON CONFLICT (user_id, account_id) DO UPDATE SET active = true, "
-                "version = follows.version + 1, source = EXCLUDED.source, seq = EXCLUDED.seq, "
-                "followed_at = EXCLUDED.followed_at WHERE NOT follows.active "
-                "RETURNING version, followed_at",
-                user_id,
-                account_id,
-                source,
-            )
-            if row is None:
-                return False
-            await self._count(conn, user_id, account_id, +1)
-            await outbox.enqueue(
-                conn,
-                SCHEMA,
-                FollowChanged(
-                    user_id=str(user_id),
-                    account_id=str(account_id),
-                    following=True,
-                    source=source,
-                    version=row["version"],
-                    at=rfc3339(row["followed_at"]),
-                ),
-            )
-            return True
+        outcome = await self.change_follows([(user_id, account_id)], True, source, utcnow())
+        outcome.raise_first_refusal()
+        return outcome.changed == 1
 
     async def unfollow(self, user_id: int, account_id: int, now: datetime) -> bool:
         """Ends a follow; False when there was none (nothing changes then)."""
+        outcome = await self.change_follows([(user_id, account_id)], False, "api", now)
+        outcome.raise_first_refusal()
+        return outcome.changed == 1
+
+    async def change_follows(
+        self, pairs: list[tuple[int, int]], following: bool, source: str, now: datetime
+    ) -> Outcome:
+        """Follows (or unfollows) many (user, account) pairs in one transaction, with the
+        same rules and events as one at a time; pairs breaking a rule are refused, by index.
+        """
+        outcome = Outcome()
         async with self.pool.acquire() as conn, conn.transaction():
-            await self._kinds(conn, user_id, account_id)
-            row = await conn.fetchrow(
-                "UPDATE follows SET active = false, version = version + 1 "
-                "WHERE user_id = $1 AND account_id = $2 AND active RETURNING version, source",
-                user_id,
-                account_id,
+            ids = sorted({i for pair in pairs for i in pair})
+            rows = await conn.fetch(
+                "SELECT id, kind FROM accounts WHERE id = ANY($1::bigint[])", ids
             )
-            if row is None:
-                return False
-            await self._count(conn, user_id, account_id, -1)
+            kinds = {r["id"]: r["kind"] for r in rows}
+            valid: set[tuple[int, int]] = set()
+            for index, (user_id, account_id) in enumerate(pairs):
+                try:
+                    for one in (user_id, account_id):
+                        if one not in kinds:
+                            raise AccountNotFound("account not found", account_id=str(one))
+                    if following:
+                        check_follow(user_id, account_id, kinds[account_id])
+                    valid.add((user_id, account_id))
+                except AccountsError as refusal:
+                    outcome.refused.append((index, refusal))
+            # Sorted, so that concurrent batches lock follow rows in one order.
+            users, accounts = (
+                (list(c) for c in zip(*sorted(valid), strict=True)) if valid else ([], [])
+            )
+            if following:
+                changed = await conn.fetch(_FOLLOW, users, accounts, source, now)
+            else:
+                changed = await conn.fetch(_UNFOLLOW, users, accounts)
+            if not changed:
+                return outcome
+            await self._count(conn, changed, +1 if following else -1)
             await outbox.enqueue(
                 conn,
                 SCHEMA,
-                FollowChanged(
-                    user_id=str(user_id),
-                    account_id=str(account_id),
-                    following=False,
-                    source=row["source"],
-                    version=row["version"],
-                    at=rfc3339(now),
+                *(
+                    FollowChanged(
+                        user_id=str(r["user_id"]),
+                        account_id=str(r["account_id"]),
+                        following=following,
+                        source=r["source"],
+                        version=r["version"],
+                        at=rfc3339(now),
+                    )
+                    for r in changed
                 ),
             )
-            return True
-
-    async def _kinds(self, conn: asyncpg.Connection, *ids: int) -> dict[int, str]:
-        rows = await conn.fetch(
-            "SELECT id, kind FROM accounts WHERE id = ANY($1::bigint[])", list(ids)
-        )
-        kinds = {r["id"]: r["kind"] for r in rows}
-        for account_id in ids:
-            if account_id not in kinds:
-                raise AccountNotFound("account not found", account_id=str(account_id))
-        return kinds
+            outcome.changed = len(changed)
+            return outcome
 
     async def _count(
-        self, conn: asyncpg.Connection, user_id: int, account_id: int, delta: int
+        self, conn: asyncpg.Connection, changed: list[asyncpg.Record], delta: int
     ) -> None:
-        # Update both rows in id order: two accounts following each other at once
-        # would otherwise lock them in opposite orders and deadlock.
-        for row_id in sorted((user_id, account_id)):
-            await conn.execute(
-                "UPDATE accounts SET "
-                "followers_count = followers_count + CASE WHEN id = $2 THEN $3 ELSE 0 END, "
-                "following_count = following_count + CASE WHEN id = $4 THEN $3 ELSE 0 END "
-                "WHERE id = $1",
-                row_id,
-                account_id,
-                delta,
-                user_id,
-            )
+        followers = Counter(r["account_id"] for r in changed)
+        following = Counter(r["user_id"] for r in changed)
+        ids = sorted(followers.keys() | following.keys())
+        # Lock the account rows in id order first: two accounts following each other at
+        # once would otherwise lock them in opposite orders and deadlock. NO KEY UPDATE,
+        # because the follows foreign keys already hold KEY SHARE locks on these rows.
+        await conn.execute(
+            "SELECT 1 FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE",
+            ids,
+        )
+        await conn.execute(
+            "UPDATE accounts a SET followers_count = a.followers_count + d.followers, "
+            "following_count = a.following_count + d.following "
+            "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS d(id, followers, following) "
+            "WHERE a.id = d.id",
+            ids,
+            [followers[i] * delta for i in ids],
+            [following[i] * delta for i in ids],
+        )
 
     async def following(
         self, user_id: int, limit: int, before_seq: int | None

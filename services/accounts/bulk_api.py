@@ -1,0 +1,101 @@
+"""Staff-only bulk import (for operators migrating data and the load harness): the same
+store paths, rules and events as one-at-a-time calls, many items per transaction."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from aiohttp import web
+
+from services.accounts.api import IDS, STORE, Account, account_json
+from services.accounts.domain import NewAccount
+from shared.auth import require_role
+from shared.http import Route, json_response, principal, read_body
+from shared.timeutil import utcnow
+
+MAX_BULK = 2_000  # items per call: the body stays under API.md's 256 KiB limit
+Id = Annotated[str, msgspec.Meta(pattern="^[0-9]{1,19}$")]
+
+
+class BulkAccounts(msgspec.Struct, forbid_unknown_fields=True):
+    accounts: Annotated[list[NewAccount], msgspec.Meta(min_length=1, max_length=MAX_BULK)]
+
+
+class FollowPair(msgspec.Struct, forbid_unknown_fields=True):
+    user_id: Id
+    account_id: Id
+
+
+class BulkFollows(msgspec.Struct, forbid_unknown_fields=True):
+    action: Literal["follow", "unfollow"]
+    pairs: Annotated[list[FollowPair], msgspec.Meta(min_length=1, max_length=MAX_BULK)]
+
+
+class Refusal(msgspec.Struct):
+    index: int
+    code: str
+    message: str
+
+
+class BulkAccountsResult(msgspec.Struct):
+    created: list[Account]
+    refused: list[Refusal]
+
+
+class BulkFollowsResult(msgspec.Struct):
+    changed: int
+    refused: list[Refusal]
+
+
+def refusals(refused: list) -> list[dict[str, Any]]:
+    return [{"index": i, "code": e.code, "message": e.message} for i, e in refused]
+
+
+async def bulk_accounts(request: web.Request) -> web.Response:
+    require_role(principal(request), "staff")
+    body = await read_body(request, BulkAccounts)
+    ids = request.app[IDS]
+    outcome = await request.app[STORE].create_accounts(
+        [(ids.next_id(), new) for new in body.accounts], utcnow()
+    )
+    return json_response(
+        {
+            "created": [account_json(r) for r in outcome.created],
+            "refused": refusals(outcome.refused),
+        },
+        201,
+    )
+
+
+async def bulk_follows(request: web.Request) -> web.Response:
+    require_role(principal(request), "staff")
+    body = await read_body(request, BulkFollows)
+    outcome = await request.app[STORE].change_follows(
+        [(int(p.user_id), int(p.account_id)) for p in body.pairs],
+        body.action == "follow",
+        "import",
+        utcnow(),
+    )
+    return json_response({"changed": outcome.changed, "refused": refusals(outcome.refused)})
+
+
+ROUTES = (
+    Route(
+        "POST",
+        "/v1/admin/bulk/accounts",
+        bulk_accounts,
+        "Create up to 2,000 accounts (staff; same rules and events as one at a time)",
+        status=201,
+        body=BulkAccounts,
+        response=BulkAccountsResult,
+    ),
+    Route(
+        "POST",
+        "/v1/admin/bulk/follows",
+        bulk_follows,
+        "Follow or unfollow up to 2,000 pairs (staff; same rules and events)",
+        body=BulkFollows,
+        response=BulkFollowsResult,
+    ),
+)
