@@ -29,7 +29,11 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "WEITAO_FEEDREAD_PORT": "8084",
     "WEITAO_INSIGHTS_PORT": "8085",
     "WEITAO_TOPIC_PARTITIONS": "12",
+    "WEITAO_REDIS_CLUSTER": "0",
     "WEITAO_FEED_CAP": "800",
+    "WEITAO_PULL_THRESHOLD": "50000",
+    "WEITAO_FANOUT_CHUNK": "5000",
+    "WEITAO_INACTIVE_DAYS": "7",
     "WEITAO_DAILY_POST_LIMIT": "3",
     "WEITAO_PUBLIC_BASE_URL": "https://weitao.example/f",
     "WEITAO_FOLLOW_TOKEN_TTL_S": "2592000",
@@ -70,6 +74,12 @@ class Env:
         except ValueError:
             raise ConfigError(f"setting {key} must be an integer, got {raw!r}") from None
 
+    def bool(self, key: str) -> bool:
+        raw = self.str(key).lower()
+        if raw not in ("0", "1", "true", "false", "yes", "no"):
+            raise ConfigError(f"setting {key} must be 0/1/true/false, got {raw!r}")
+        return raw in ("1", "true", "yes")
+
     def float(self, key: str) -> float:
         raw = self.str(key)
         try:
@@ -85,6 +95,7 @@ class Common:
     host: str
     postgres_dsn: str
     redis_url: str
+    redis_cluster: bool
     kafka_bootstrap: str
     jwt_secret: str
     log_level: str
@@ -98,6 +109,7 @@ class Common:
             host=env.str("WEITAO_HOST"),
             postgres_dsn=env.str("WEITAO_POSTGRES_DSN"),
             redis_url=env.str("WEITAO_REDIS_URL"),
+            redis_cluster=env.bool("WEITAO_REDIS_CLUSTER"),
             kafka_bootstrap=env.str("WEITAO_KAFKA_BOOTSTRAP"),
             jwt_secret=secret,
             log_level=env.str("WEITAO_LOG_LEVEL"),

@@ -183,6 +183,40 @@ class PostInteraction(Contract):
 
 
 @dataclass(frozen=True)
+class FanoutChunk(Contract):
+    """Push `post_id` to the account's followers with after_user < id <= through_user
+    (no upper bound when through_user is None)."""
+
+    TOPIC = topics.FANOUT_WORK
+    TYPE = "fanout.chunk"
+
+    post_id: str
+    account_id: str
+    category: str
+    published_ms: int
+    chunk: int
+    after_user: int
+    through_user: int | None
+
+    def key(self) -> str:
+        return f"{self.post_id}:{self.chunk}"
+
+
+@dataclass(frozen=True)
+class FeedRebuildRequested(Contract):
+    """A user came back after being inactive: materialize their feed again."""
+
+    TOPIC = topics.FEED_REQUESTS
+    TYPE = "feed.rebuild_requested"
+
+    user_id: str
+    at: str
+
+    def key(self) -> str:
+        return self.user_id
+
+
+@dataclass(frozen=True)
 class EngagementRecorded(Contract):
     """One user action on an account (and maybe a post), reported by a client."""
 
@@ -210,6 +244,8 @@ CONTRACTS: dict[tuple[str, int], type[Contract]] = {
         PostPublished,
         PostDeleted,
         PostInteraction,
+        FanoutChunk,
+        FeedRebuildRequested,
         EngagementRecorded,
     )
 }

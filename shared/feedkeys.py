@@ -1,21 +1,47 @@
 """Every Redis key of the feed keyspace, named in one place.
 
-The braces are Redis Cluster hash tags: a user's feed and following keys share one slot,
-so a script or transaction over one user's keys never crosses slots; an account's
-timeline and its projection share another.
+The braces are Redis Cluster hash tags: all of a user's keys (feed, category feeds,
+activity, following) share one slot, so a script over one user's keys never crosses
+slots; an account's timelines and its projection share another.
+
+Who writes what: fanout writes feeds, timelines and the pull set; feedread writes the
+activity marker and its projections (following, accounts, posts); each reads the other's
+keys only as this module documents them.
 """
 
 from __future__ import annotations
 
+from shared.vocabulary import CATEGORIES
+
 # Feeds keep the newest FEED_CAP posts by default (WEITAO_FEED_CAP): at 3 posts a day per
-# account, 800 entries cover weeks of a consumer following dozens of accounts, while an
-# entry costs ~100 bytes, so a full feed is ~80 KB per active user.
+# account, 800 entries cover weeks of a consumer following dozens of accounts; the cost
+# per entry is measured in docs/benchmarks.md.
 DEFAULT_FEED_CAP = 800
 
+# Set of account ids whose posts are not pushed (too many followers): feedread merges
+# their timelines at read time. Written by fanout, which keeps the truth in Postgres.
+PULL_ACCOUNTS = "fanout:pull-accounts"
 
-def feed_key(user_id: int | str) -> str:
-    """Sorted set: post id -> publish time (ms) of what this user's feed shows."""
-    return f"feed:{{u{user_id}}}"
+# Values of the activity marker (see seen_key).
+SEEN_PENDING = b"p"  # the user came back; fanout has not rebuilt the feed yet
+SEEN_READY = b"r"  # the materialized feed is complete
+
+
+def feed_key(user_id: int | str, category: str | None = None) -> str:
+    """Sorted set: post id -> publish time (ms) of what this user's feed (or one category
+    of it) shows."""
+    return f"feed:{{u{user_id}}}" if category is None else f"feed:{{u{user_id}}}:{category}"
+
+
+def all_feed_keys(user_id: int | str) -> list[str]:
+    """The user's feed and each category feed."""
+    return [feed_key(user_id)] + [feed_key(user_id, c) for c in CATEGORIES]
+
+
+def seen_key(user_id: int | str) -> str:
+    """String that exists while the user is active (read a feed in the last N days; it
+    expires then). Fanout pushes only to users that have it. Values: SEEN_*."""
+    return f"seen:{{u{user_id}}}"
 
 
 def following_key(user_id: int | str) -> str:
@@ -23,13 +49,15 @@ def following_key(user_id: int | str) -> str:
     return f"following:{{u{user_id}}}"
 
 
-def timeline_key(account_id: int | str) -> str:
-    """Sorted set: post id -> publish time (ms) of an account's own recent posts."""
-    return f"tl:{{a{account_id}}}"
+def timeline_key(account_id: int | str, category: str | None = None) -> str:
+    """Sorted set: post id -> publish time (ms) of an account's recent posts (or those of
+    one category)."""
+    base = f"tl:{{a{account_id}}}"
+    return base if category is None else f"{base}:{category}"
 
 
 def account_key(account_id: int | str) -> str:
-    """String: feedread's projection of an account (JSON), with its version."""
+    """Hash: feedread's projection of an account (`v` version, `j` JSON)."""
     return f"acct:{{a{account_id}}}"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -57,6 +58,21 @@ async def start_with_retry(client: AIOKafkaProducer | AIOKafkaConsumer, what: st
             delay = min(delay * 2, 5.0)
 
 
+_EVENT_COUNTERS: weakref.WeakKeyDictionary[CollectorRegistry, Counter] = weakref.WeakKeyDictionary()
+
+
+def _events_counter(registry: CollectorRegistry) -> Counter:
+    """One counter per registry, shared by every consumer loop of a process."""
+    if registry not in _EVENT_COUNTERS:
+        _EVENT_COUNTERS[registry] = Counter(
+            "consumer_events",
+            "Events consumed",
+            ["group", "type", "outcome"],
+            registry=registry,
+        )
+    return _EVENT_COUNTERS[registry]
+
+
 @dataclass
 class ConsumerLoop:
     """Consumes `topics` as `group` and calls the handler registered for each contract type.
@@ -73,9 +89,7 @@ class ConsumerLoop:
     consumer: AIOKafkaConsumer | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self._events = Counter(
-            "consumer_events", "Events consumed", ["type", "outcome"], registry=self.registry
-        )
+        self._events = _events_counter(self.registry)
 
     @property
     def topics(self) -> list[str]:
@@ -111,14 +125,14 @@ class ConsumerLoop:
             event = decode(envelope)
         except BadEvent as exc:
             log.error("skipping undecodable event", extra={"error": str(exc)})
-            self._events.labels("unknown", "undecodable").inc()
+            self._events.labels(self.group, "unknown", "undecodable").inc()
             return
         handler = self.handlers.get(type(event)) if event is not None else None
         if handler is None:
-            self._events.labels(envelope.type, "ignored").inc()
+            self._events.labels(self.group, envelope.type, "ignored").inc()
             return
         await self._call_with_retry(handler, event, envelope)
-        self._events.labels(envelope.type, "handled").inc()
+        self._events.labels(self.group, envelope.type, "handled").inc()
 
     async def _call_with_retry(
         self, handler: EventHandler, event: Contract, envelope: Envelope
@@ -142,7 +156,7 @@ class ConsumerLoop:
                         "handler failed; event skipped",
                         extra={"type": envelope.type, "event_id": envelope.event_id},
                     )
-                    self._events.labels(envelope.type, "failed").inc()
+                    self._events.labels(self.group, envelope.type, "failed").inc()
                     return
                 log.exception("handler failed; retrying", extra={"type": envelope.type})
             await asyncio.sleep(delay)

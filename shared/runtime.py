@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
-import redis.asyncio as aioredis
 from aiohttp import web
 
-from shared import db
+from shared import db, redisx
 from shared.http import add_readiness_check
 from shared.kafka import kafka_reachable
+from shared.redisx import AnyRedis
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,11 @@ def postgres(key: web.AppKey[asyncpg.Pool], dsn: str, schema: str, migrations: P
     return ctx
 
 
-def redis(key: web.AppKey[aioredis.Redis], url: str) -> CleanupCtx:
+def redis(key: web.AppKey[AnyRedis], url: str, cluster: bool) -> CleanupCtx:
+    """A Redis (or Redis Cluster) client under `key`, checked by /readyz."""
+
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        client = aioredis.Redis.from_url(url, decode_responses=False)
+        client = redisx.connect(url, cluster)
         app[key] = client
         add_readiness_check(app, "redis", client.ping)
         yield

@@ -53,6 +53,20 @@ INTERACTIONS = Topic(
     ("insights",),
     "post.interaction: a like, unlike, comment, comment removal or vote on a post",
 )
+FANOUT_WORK = Topic(
+    "weitao.fanout-work.v1",
+    "post id and chunk number",
+    "fanout",
+    ("fanout",),
+    "fanout.chunk: one slice of a big post's followers (a user id range) to push it to",
+)
+FEED_REQUESTS = Topic(
+    "weitao.feed-requests.v1",
+    "user_id",
+    "feedread",
+    ("fanout",),
+    "feed.rebuild_requested: a returning user whose feed fanout should materialize",
+)
 ENGAGEMENT = Topic(
     "weitao.engagement.v1",
     "account_id",
@@ -61,7 +75,15 @@ ENGAGEMENT = Topic(
     "engagement.recorded: one user action (impression, view, dwell, click, ...) on an account",
 )
 
-ALL_TOPICS: tuple[Topic, ...] = (ACCOUNTS, FOLLOWS, POSTS, INTERACTIONS, ENGAGEMENT)
+ALL_TOPICS: tuple[Topic, ...] = (
+    ACCOUNTS,
+    FOLLOWS,
+    POSTS,
+    INTERACTIONS,
+    FANOUT_WORK,
+    FEED_REQUESTS,
+    ENGAGEMENT,
+)
 
 
 async def create_topics(bootstrap: str, partitions: int) -> list[str]:

@@ -7,10 +7,9 @@ from aiohttp import web
 from services.fanout.consumer import FanoutHandlers
 from shared.auth import require_role
 from shared.http import Route, id_param, json_response, path_id, principal
-from shared.kafka import ConsumerLoop
 
 HANDLERS = web.AppKey("fanout_handlers", FanoutHandlers)
-CONSUMER = web.AppKey("fanout_consumer", ConsumerLoop)
+CONSUMERS = web.AppKey("fanout_consumers", list)
 
 
 async def rebuild_feed(request: web.Request) -> web.Response:
@@ -24,7 +23,7 @@ async def stats(request: web.Request) -> web.Response:
     require_role(principal(request), "staff")
     return json_response(
         {
-            "consumer_lag": await request.app[CONSUMER].lag(),
+            "consumer_lag": {loop.group: await loop.lag() for loop in request.app[CONSUMERS]},
             "deliveries": request.app[HANDLERS].delivered,
         }
     )

@@ -1,11 +1,13 @@
-"""Fan-out wiring: config, Postgres (its projection), Redis (the feeds), the consumer."""
+"""Fan-out wiring: config, Postgres (its projection), Redis (feeds), a producer for the
+work topic, and two consumer loops: events (posts, follows, accounts, feed requests) and
+work chunks, so a big post's chunks never queue in front of small accounts' posts."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import asyncpg
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from services.fanout import api, consumer
@@ -13,11 +15,13 @@ from services.fanout.config import FanoutConfig
 from services.fanout.store import FanoutStore
 from shared import logs, runtime
 from shared.http import METRICS, build_app
-from shared.kafka import ConsumerLoop
+from shared.kafka import ConsumerLoop, producer, start_with_retry
+from shared.redisx import AnyRedis
 
 SCHEMA = "fanout"
 POOL = web.AppKey("fanout_pool", asyncpg.Pool)
-REDIS = web.AppKey("fanout_redis", aioredis.Redis)
+REDIS = web.AppKey("fanout_redis", AnyRedis)
+PULL_SET_SYNC_S = 30.0  # how often the Redis pull set is re-checked against Postgres
 
 
 def create_app(config: FanoutConfig) -> web.Application:
@@ -26,23 +30,43 @@ def create_app(config: FanoutConfig) -> web.Application:
 
     async def wiring(app: web.Application):
         store = FanoutStore(app[POOL], app[REDIS], config.feed_cap)
-        handlers = consumer.FanoutHandlers(store, app[METRICS])
+        work_producer = producer(bootstrap)
+        await start_with_retry(work_producer, "fanout-work")
+        handlers = consumer.FanoutHandlers(
+            store, work_producer, app[METRICS], config.pull_threshold, config.chunk_size
+        )
         app[api.HANDLERS] = handlers
-        app[api.CONSUMER] = ConsumerLoop(bootstrap, consumer.GROUP, handlers.table(), app[METRICS])
+        app[api.CONSUMERS] = [
+            ConsumerLoop(bootstrap, consumer.GROUP, handlers.table(), app[METRICS]),
+            ConsumerLoop(
+                bootstrap, consumer.WORK_GROUP, handlers.work_table(), app[METRICS], max_records=4
+            ),
+        ]
         yield
+        await work_producer.stop()
 
-    async def consume(app: web.Application) -> None:
-        await app[api.CONSUMER].run()
+    async def consume_events(app: web.Application) -> None:
+        await app[api.CONSUMERS][0].run()
+
+    async def consume_work(app: web.Application) -> None:
+        await app[api.CONSUMERS][1].run()
+
+    async def sync_pull_set(app: web.Application) -> None:
+        while True:
+            await app[api.HANDLERS].store.sync_pull_set()
+            await asyncio.sleep(PULL_SET_SYNC_S)
 
     app.cleanup_ctx.extend(
         [
             runtime.postgres(
                 POOL, config.common.postgres_dsn, SCHEMA, Path(__file__).parent / "migrations"
             ),
-            runtime.redis(REDIS, config.common.redis_url),
+            runtime.redis(REDIS, config.common.redis_url, config.common.redis_cluster),
             runtime.kafka_readiness(bootstrap),
             wiring,
-            runtime.background("consumer", consume),
+            runtime.background("consumer-events", consume_events),
+            runtime.background("consumer-work", consume_work),
+            runtime.background("pull-set-sync", sync_pull_set),
         ]
     )
     return app

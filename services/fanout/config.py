@@ -12,6 +12,10 @@ class FanoutConfig:
     common: Common
     port: int
     feed_cap: int  # entries kept per feed (shared.feedkeys.DEFAULT_FEED_CAP explains 800)
+    # Accounts with this many followers or more are pulled at read time, not pushed:
+    # chosen from `make bench-fanout` (docs/benchmarks.md, "Choosing the pull threshold").
+    pull_threshold: int
+    chunk_size: int  # followers per work-topic message
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> FanoutConfig:
@@ -20,4 +24,6 @@ class FanoutConfig:
             common=Common.from_env(env),
             port=env.int("WEITAO_FANOUT_PORT"),
             feed_cap=env.int("WEITAO_FEED_CAP"),
+            pull_threshold=env.int("WEITAO_PULL_THRESHOLD"),
+            chunk_size=env.int("WEITAO_FANOUT_CHUNK"),
         )

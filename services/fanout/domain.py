@@ -1,25 +1,56 @@
-"""Fan-out rules: who receives what, in which chunks. No I/O."""
+"""Fan-out rules: push or pull, who receives what, in which chunks. No I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TypeVar
-
-T = TypeVar("T")
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 # Followers per server-side script call: large enough that the Python client's per-call
 # cost is amortised, small enough that one call blocks Redis for only a few milliseconds.
-PUSH_CHUNK = 1000
+PUSH_BATCH = 1000
+# Followers per work-topic message: a post of an account with more followers is split
+# into chunks that every fanout process of the group shares; a crash redoes one chunk.
+DEFAULT_CHUNK = 5000
 # How many of an account's newest posts a new follower receives at once.
 BACKFILL_POSTS = 50
+# An account in pull mode goes back to push only below this share of the threshold, so
+# an account hovering around the threshold does not flip on every follow.
+PUSH_AGAIN_BELOW = 0.9
 
 
-def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    """Consecutive slices of at most `size` items."""
-    if size < 1:
-        raise ValueError("chunk size must be positive")
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+@dataclass(frozen=True)
+class ModeChange:
+    """What an account's mode must become after its follower count changed."""
+
+    to_pull: bool
+
+
+def mode_change(followers: int, pull: bool, threshold: int) -> ModeChange | None:
+    """Accounts with `threshold` followers or more are pulled at read time; they return
+    to push only below PUSH_AGAIN_BELOW of it."""
+    if not pull and followers >= threshold:
+        return ModeChange(to_pull=True)
+    if pull and followers < threshold * PUSH_AGAIN_BELOW:
+        return ModeChange(to_pull=False)
+    return None
+
+
+@dataclass(frozen=True)
+class ChunkBounds:
+    """Followers with after_user < user_id <= through_user (None: no upper bound)."""
+
+    after_user: int
+    through_user: int | None
+
+
+def chunk_bounds(boundaries: Sequence[int]) -> list[ChunkBounds]:
+    """Chunks from the user id that ends each full chunk (in order); the last is open,
+    so followers who arrive while the chunks are worked on are not left out."""
+    starts = [-1, *boundaries]
+    return [
+        ChunkBounds(after, through)
+        for after, through in zip(starts, [*boundaries, None], strict=True)
+    ]
 
 
 def merge_newest(entries: Sequence[tuple[bytes, float]], cap: int) -> list[tuple[bytes, float]]:

@@ -1,30 +1,70 @@
-"""Fan-out's state: its follows projection (Postgres) and the feeds it writes (Redis)."""
+"""Fan-out's state: its projection of follows and account modes (Postgres) and the feeds
+and timelines it writes (Redis)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 
 import asyncpg
-import redis.asyncio as aioredis
 
-from services.fanout.domain import merge_newest
+from services.fanout.domain import PUSH_BATCH, ChunkBounds, merge_newest
 from shared.events import AccountChanged, FollowChanged
-from shared.feedkeys import feed_key, timeline_key
+from shared.feedkeys import (
+    PULL_ACCOUNTS,
+    SEEN_READY,
+    all_feed_keys,
+    feed_key,
+    seen_key,
+    timeline_key,
+)
+from shared.redisx import AnyRedis, eval_over_users
+from shared.vocabulary import CATEGORIES
 
-# Adds one post to many feeds and trims each to the cap, all inside Redis: one round
-# trip serves a whole chunk of followers. Re-adding the same member with the same score
-# changes nothing, so redelivered events are harmless.
+# One post into many active users' feeds and category feeds, each trimmed to the cap.
+# KEYS: per user (seen, feed, category feed); ARGV: post id, score, cap. Re-adding the
+# same member with the same score changes nothing, so redelivered events are harmless.
 _PUSH = """
 local cap = tonumber(ARGV[3])
-for _, key in ipairs(KEYS) do
-  if redis.call('ZADD', key, ARGV[2], ARGV[1]) == 1 and redis.call('ZCARD', key) > cap then
-    redis.call('ZREMRANGEBYRANK', key, 0, -cap - 1)
+local delivered = 0
+for i = 1, #KEYS, 3 do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    for j = i + 1, i + 2 do
+      if redis.call('ZADD', KEYS[j], ARGV[2], ARGV[1]) == 1
+         and redis.call('ZCARD', KEYS[j]) > cap then
+        redis.call('ZREMRANGEBYRANK', KEYS[j], 0, -cap - 1)
+      end
+    end
+    delivered = delivered + 1
   end
 end
-return #KEYS
+return delivered
 """
 
-# Removes the given posts (ARGV) from every feed in KEYS.
+# Many posts into users' feeds: KEYS per user (seen, feed, one feed per category in
+# CATEGORIES order); ARGV: cap, only_active (1|0), then (post id, score, category index).
+_ADD_MANY = """
+local per_user = 2 + tonumber(ARGV[3])
+local cap = tonumber(ARGV[1])
+local touched = 0
+for i = 1, #KEYS, per_user do
+  if ARGV[2] == '0' or redis.call('EXISTS', KEYS[i]) == 1 then
+    for e = 4, #ARGV, 3 do
+      local keys = {KEYS[i + 1], KEYS[i + 1 + tonumber(ARGV[e + 2])]}
+      for _, key in ipairs(keys) do
+        redis.call('ZADD', key, ARGV[e + 1], ARGV[e])
+        if redis.call('ZCARD', key) > cap then
+          redis.call('ZREMRANGEBYRANK', key, 0, -cap - 1)
+        end
+      end
+    end
+    touched = touched + 1
+  end
+end
+return touched
+"""
+
+# Posts out of users' feeds: KEYS per user (feed, its category feeds); ARGV: post ids.
 _REMOVE = """
 for _, key in ipairs(KEYS) do
   redis.call('ZREM', key, unpack(ARGV))
@@ -33,28 +73,59 @@ return #KEYS
 """
 
 
+@dataclass(frozen=True)
+class Entry:
+    """A post in a timeline: id, publish time (ms) and category."""
+
+    post_id: bytes
+    score: float
+    category: str
+
+
+@dataclass(frozen=True)
+class FollowApplied:
+    followers: int  # the account's followers after this change
+    pull: bool  # whether the account is currently pulled at read time
+
+
 class FanoutStore:
-    def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis, feed_cap: int) -> None:
+    def __init__(self, pool: asyncpg.Pool, redis: AnyRedis, feed_cap: int) -> None:
         self.pool = pool
         self.redis = redis
         self.feed_cap = feed_cap
-        self._push = redis.register_script(_PUSH)
-        self._remove = redis.register_script(_REMOVE)
 
     # ------------------------------------------------------------ projection (Postgres)
 
-    async def apply_follow(self, event: FollowChanged) -> bool:
-        """Records a follow change unless a newer one is known; True when it was applied."""
-        applied = await self.pool.fetchval(
-            "INSERT INTO follows (account_id, user_id, active, version) VALUES ($1, $2, $3, $4) "
-            "ON CONFLICT (account_id, user_id) DO UPDATE SET active = EXCLUDED.active, "
-            "version = EXCLUDED.version WHERE follows.version < EXCLUDED.version RETURNING 1",
-            int(event.account_id),
-            int(event.user_id),
-            event.following,
-            event.version,
-        )
-        return applied is not None
+    async def apply_follow(self, event: FollowChanged) -> FollowApplied | None:
+        """Records a follow change unless a newer one is known; None when nothing changed,
+        else the account's follower count and mode after it."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            flipped = await conn.fetchval(
+                "WITH old AS (SELECT active FROM follows WHERE account_id = $1 AND user_id = $2) "
+                "INSERT INTO follows (account_id, user_id, active, version) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, user_id) DO UPDATE SET "
+                "active = EXCLUDED.active, version = EXCLUDED.version "
+                "WHERE follows.version < EXCLUDED.version "
+                "RETURNING COALESCE((SELECT active FROM old), false) <> follows.active",
+                int(event.account_id),
+                int(event.user_id),
+                event.following,
+                event.version,
+            )
+            if not flipped:
+                return None
+            # Insert-then-update: a VALUES row of -1 would fail the CHECK before ON CONFLICT.
+            await conn.execute(
+                "INSERT INTO account_modes (account_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                int(event.account_id),
+            )
+            row = await conn.fetchrow(
+                "UPDATE account_modes SET followers = followers + $2 WHERE account_id = $1 "
+                "RETURNING followers, pull",
+                int(event.account_id),
+                1 if event.following else -1,
+            )
+            return FollowApplied(row["followers"], row["pull"])
 
     async def apply_account(self, event: AccountChanged) -> bool:
         """Records whether an account is suspended; True when this event flipped that."""
@@ -78,20 +149,64 @@ class FanoutStore:
             )
         )
 
+    async def mode(self, account_id: int) -> FollowApplied:
+        row = await self.pool.fetchrow(
+            "SELECT followers, pull FROM account_modes WHERE account_id = $1", account_id
+        )
+        return FollowApplied(row["followers"], row["pull"]) if row else FollowApplied(0, False)
+
+    async def set_pull(self, account_id: int, pull: bool) -> None:
+        """Records the mode in Postgres (the truth) and in Redis (what feedread reads)."""
+        await self.pool.execute(
+            "UPDATE account_modes SET pull = $2 WHERE account_id = $1", account_id, pull
+        )
+        if pull:
+            await self.redis.sadd(PULL_ACCOUNTS, str(account_id))
+        else:
+            await self.redis.srem(PULL_ACCOUNTS, str(account_id))
+
+    async def sync_pull_set(self) -> None:
+        """Makes the Redis pull set match Postgres (after a Redis wipe, say)."""
+        truth = {
+            str(r["account_id"]).encode()
+            for r in await self.pool.fetch("SELECT account_id FROM account_modes WHERE pull")
+        }
+        current = set(await self.redis.smembers(PULL_ACCOUNTS))
+        if truth - current:
+            await self.redis.sadd(PULL_ACCOUNTS, *(truth - current))
+        if current - truth:
+            await self.redis.srem(PULL_ACCOUNTS, *(current - truth))
+
+    async def chunk_boundaries(self, account_id: int, size: int) -> list[int]:
+        """The user id ending each full chunk of `size` followers, in id order."""
+        rows = await self.pool.fetch(
+            "SELECT user_id FROM (SELECT user_id, row_number() OVER (ORDER BY user_id) AS n "
+            "FROM follows WHERE account_id = $1 AND active) f WHERE n % $2 = 0 ORDER BY user_id",
+            account_id,
+            size,
+        )
+        return [r["user_id"] for r in rows]
+
+    async def followers_in(
+        self, account_id: int, bounds: ChunkBounds, limit: int | None = None
+    ) -> list[int]:
+        rows = await self.pool.fetch(
+            "SELECT user_id FROM follows WHERE account_id = $1 AND active AND user_id > $2 "
+            "AND ($3::bigint IS NULL OR user_id <= $3) ORDER BY user_id LIMIT $4",
+            account_id,
+            bounds.after_user,
+            bounds.through_user,
+            limit,
+        )
+        return [r["user_id"] for r in rows]
+
     async def follower_chunks(self, account_id: int, size: int) -> AsyncIterator[list[int]]:
         """The account's current followers, in chunks, by keyset pages (no long cursor)."""
         after = -1
         while True:
-            rows = await self.pool.fetch(
-                "SELECT user_id FROM follows WHERE account_id = $1 AND active AND user_id > $2 "
-                "ORDER BY user_id LIMIT $3",
-                account_id,
-                after,
-                size,
-            )
-            if not rows:
+            users = await self.followers_in(account_id, ChunkBounds(after, None), size)
+            if not users:
                 return
-            users = [r["user_id"] for r in rows]
             yield users
             if len(users) < size:
                 return
@@ -99,7 +214,10 @@ class FanoutStore:
 
     async def followed_accounts(self, user_id: int) -> list[int]:
         rows = await self.pool.fetch(
-            "SELECT account_id FROM follows WHERE user_id = $1 AND active", user_id
+            "SELECT f.account_id FROM follows f LEFT JOIN account_modes m USING (account_id) "
+            "LEFT JOIN suspended_accounts s USING (account_id) WHERE f.user_id = $1 "
+            "AND f.active AND NOT COALESCE(m.pull, false) AND NOT COALESCE(s.suspended, false)",
+            user_id,
         )
         return [r["account_id"] for r in rows]
 
@@ -113,53 +231,69 @@ class FanoutStore:
             await self.pool.fetchval("SELECT true FROM deleted_posts WHERE post_id = $1", post_id)
         )
 
+    # ------------------------------------------------------------ timelines (Redis)
+
+    async def add_to_timeline(
+        self, account_id: int, category: str, post_id: int, score: int
+    ) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in (timeline_key(account_id), timeline_key(account_id, category)):
+                pipe.zadd(key, {str(post_id): score})
+                pipe.zremrangebyrank(key, 0, -self.feed_cap - 1)
+            await pipe.execute()
+
+    async def remove_from_timeline(self, account_id: int, category: str, post_id: int) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrem(timeline_key(account_id), str(post_id))
+            pipe.zrem(timeline_key(account_id, category), str(post_id))
+            await pipe.execute()
+
+    async def timeline(self, account_id: int, count: int) -> list[Entry]:
+        """The account's newest `count` posts with their categories, newest first."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(timeline_key(account_id), 0, count - 1, desc=True, withscores=True)
+            for category in CATEGORIES:
+                pipe.zrange(timeline_key(account_id, category), 0, count - 1, desc=True)
+            newest, *by_category = await pipe.execute()
+        category_of = {
+            m: c for c, members in zip(CATEGORIES, by_category, strict=True) for m in members
+        }
+        return [Entry(m, s, category_of.get(m, "other")) for m, s in newest]
+
     # ------------------------------------------------------------ feeds (Redis)
 
-    async def add_to_timeline(self, account_id: int, post_id: int, score: int) -> None:
-        key = timeline_key(account_id)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.zadd(key, {str(post_id): score})
-            pipe.zremrangebyrank(key, 0, -self.feed_cap - 1)
-            await pipe.execute()
-
-    async def remove_from_timeline(self, account_id: int, post_id: int) -> None:
-        await self.redis.zrem(timeline_key(account_id), str(post_id))
-
-    async def timeline(self, account_id: int, count: int) -> list[tuple[bytes, float]]:
-        """The account's newest `count` posts as (post id, score), newest first."""
-        return await self.redis.zrange(
-            timeline_key(account_id), 0, count - 1, desc=True, withscores=True
+    async def push(self, post_id: int, category: str, score: int, users: Sequence[int]) -> int:
+        """Adds one post to the feeds of those users who are active; returns how many."""
+        groups = [(seen_key(u), feed_key(u), feed_key(u, category)) for u in users]
+        return await eval_over_users(
+            self.redis, _PUSH, groups, [str(post_id), score, self.feed_cap], PUSH_BATCH
         )
 
-    async def push(self, post_id: int, score: int, users: Sequence[int]) -> int:
-        """Adds one post to each user's feed (one script call); returns feeds written."""
-        if not users:
+    async def add_entries(
+        self, users: Sequence[int], entries: Sequence[Entry], only_active: bool
+    ) -> int:
+        """Adds posts to users' feeds (to active users' only, if asked); returns users."""
+        if not entries or not users:
             return 0
-        return await self._push(
-            keys=[feed_key(u) for u in users], args=[str(post_id), score, self.feed_cap]
+        newest = merge_newest([(e.post_id, e.score) for e in entries], self.feed_cap)
+        category = {e.post_id: e.category for e in entries}
+        args: list[str | int] = [self.feed_cap, 1 if only_active else 0, len(CATEGORIES)]
+        for member, score in newest:
+            args += [member.decode(), int(score), 1 + CATEGORIES.index(category[member])]
+        groups = [[seen_key(u), *all_feed_keys(u)] for u in users]
+        # Many entries per user: fewer users per call keeps each call short.
+        return await eval_over_users(
+            self.redis, _ADD_MANY, groups, args, max(1, PUSH_BATCH // max(1, len(newest)))
         )
 
-    async def remove(self, post_ids: Sequence[bytes | str], users: Sequence[int]) -> None:
-        """Removes posts from each user's feed (one script call)."""
-        if post_ids and users:
-            await self._remove(keys=[feed_key(u) for u in users], args=list(post_ids))
-
-    async def backfill(self, user_id: int, entries: Sequence[tuple[bytes, float]]) -> None:
-        """Adds an account's recent posts to one feed, keeping the cap."""
-        if not entries:
+    async def remove(self, users: Sequence[int], entries: Sequence[Entry]) -> None:
+        """Takes posts out of users' feeds and category feeds."""
+        if not entries or not users:
             return
-        key = feed_key(user_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zadd(key, dict(entries))
-            pipe.zremrangebyrank(key, 0, -self.feed_cap - 1)
-            await pipe.execute()
+        categories = sorted({e.category for e in entries})
+        groups = [[feed_key(u)] + [feed_key(u, c) for c in categories] for u in users]
+        await eval_over_users(self.redis, _REMOVE, groups, [e.post_id for e in entries], PUSH_BATCH)
 
-    async def replace_feed(self, user_id: int, entries: Sequence[tuple[bytes, float]]) -> None:
-        """Swaps in a rebuilt feed atomically (readers see the old or the new, never half)."""
-        key = feed_key(user_id)
-        newest = merge_newest(entries, self.feed_cap)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(key)
-            if newest:
-                pipe.zadd(key, dict(newest))
-            await pipe.execute()
+    async def mark_feed_ready(self, user_id: int) -> None:
+        """Tells feedread the materialized feed is complete (keeps the marker's expiry)."""
+        await self.redis.set(seen_key(user_id), SEEN_READY, xx=True, keepttl=True)

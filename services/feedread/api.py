@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import msgspec
 from aiohttp import web
@@ -13,7 +14,7 @@ from services.feedread import domain
 from services.feedread.store import FeedStore
 from shared.auth import require_actor
 from shared.errors import ApiError, validation_error
-from shared.events import EngagementRecorded
+from shared.events import EngagementRecorded, FeedRebuildRequested
 from shared.http import (
     CURSOR,
     LIMIT,
@@ -28,6 +29,8 @@ from shared.http import (
 from shared.pagination import decode_cursor, page, parse_limit
 from shared.timeutil import rfc3339, utcnow
 from shared.vocabulary import CATEGORIES
+
+log = logging.getLogger(__name__)
 
 STORE = web.AppKey("feedread_store", FeedStore)
 PRODUCER = web.AppKey("feedread_producer", AIOKafkaProducer)
@@ -65,13 +68,29 @@ async def feed(request: web.Request) -> web.Response:
     category = request.query.get("category")
     if category is not None and category not in CATEGORIES:
         raise validation_error("category", f"category must be one of {', '.join(CATEGORIES)}")
-    items, next_position = await request.app[STORE].page(user_id, limit, cursor, category)
+    result = await request.app[STORE].page(user_id, limit, cursor, category)
+    if result.rebuild_needed:
+        await request_rebuild(request.app[PRODUCER], user_id)
+    position = result.next_position
     return json_response(
         page(
-            [{"post": i.post, "account": i.account} for i in items],
-            [next_position.score, next_position.post_id] if next_position else None,
+            [{"post": i.post, "account": i.account} for i in result.items],
+            [position.score, position.post_id] if position else None,
         )
     )
+
+
+async def request_rebuild(producer: AIOKafkaProducer, user_id: int) -> None:
+    """Asks fanout to materialize a returning user's feed. The page was already served
+    from timelines, so a failure here is logged, not shown; the user stays pending and
+    is served from timelines until the rebuild lands."""
+    event = FeedRebuildRequested(user_id=str(user_id), at=rfc3339(utcnow()))
+    try:
+        await producer.send(
+            event.TOPIC.name, value=event.envelope().encode(), key=event.key().encode()
+        )
+    except Exception:
+        log.warning("feed rebuild request not sent", extra={"user_id": user_id}, exc_info=True)
 
 
 async def record_events(request: web.Request) -> web.Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
 from aiohttp import web
 
 from services.feedread import api, consumer
@@ -11,8 +10,9 @@ from services.feedread.store import FeedStore
 from shared import logs, runtime
 from shared.http import METRICS, build_app
 from shared.kafka import ConsumerLoop, producer, start_with_retry
+from shared.redisx import AnyRedis
 
-REDIS = web.AppKey("feedread_redis", aioredis.Redis)
+REDIS = web.AppKey("feedread_redis", AnyRedis)
 
 
 def create_app(config: FeedreadConfig) -> web.Application:
@@ -20,7 +20,7 @@ def create_app(config: FeedreadConfig) -> web.Application:
     bootstrap = config.common.kafka_bootstrap
 
     async def wiring(app: web.Application):
-        app[api.STORE] = FeedStore(app[REDIS])
+        app[api.STORE] = FeedStore(app[REDIS], config.inactive_days * 24 * 3600)
         app[api.PRODUCER] = producer(bootstrap)
         yield
         await app[api.PRODUCER].stop()
@@ -35,7 +35,7 @@ def create_app(config: FeedreadConfig) -> web.Application:
 
     app.cleanup_ctx.extend(
         [
-            runtime.redis(REDIS, config.common.redis_url),
+            runtime.redis(REDIS, config.common.redis_url, config.common.redis_cluster),
             runtime.kafka_readiness(bootstrap),
             wiring,
             runtime.background("event-producer", start_producer),

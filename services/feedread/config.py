@@ -11,8 +11,15 @@ from shared.config import Common, Env
 class FeedreadConfig:
     common: Common
     port: int
+    # A user who has not read a feed for this long gets no more pushes; their feed is
+    # merged from timelines on return and rebuilt in the background.
+    inactive_days: int
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> FeedreadConfig:
         env = env or Env.from_os()
-        return cls(common=Common.from_env(env), port=env.int("WEITAO_FEEDREAD_PORT"))
+        return cls(
+            common=Common.from_env(env),
+            port=env.int("WEITAO_FEEDREAD_PORT"),
+            inactive_days=env.int("WEITAO_INACTIVE_DAYS"),
+        )

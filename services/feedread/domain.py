@@ -14,10 +14,10 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-# A page scans at most this many feed entries per round trip, and this many rounds:
-# removed or filtered entries are skipped without ever holding a request for long.
-SCAN_BATCH = 200
-MAX_SCAN_ROUNDS = 10
+# Entries read per sorted set per round trip, and at most this many entries examined for
+# one page: removed or filtered entries are skipped without holding a request for long.
+SCAN_BATCH = 100
+MAX_SCAN = 2000
 TOMBSTONE = b"-"  # the post projection's value for a deleted post
 
 

@@ -1,19 +1,23 @@
 """Feedread's Redis: its post, account and following projections, and feed pages.
 
-The feed sorted sets are written by fanout; feedread only reads them. Everything a page
-shows is hydrated from feedread's own projections, built from events.
+A page merges, newest first, the user's materialized feed (written by fanout) with the
+timelines of the followed accounts that fanout does not push (too many followers).
+For a user returning after a long absence, whose feed is not materialized, it merges
+the timelines of every followed account instead, and fanout is asked to rebuild.
+Every entry is checked against feedread's own projections before it is served.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import redis.asyncio as aioredis
 
 from services.feedread.domain import (
-    MAX_SCAN_ROUNDS,
+    MAX_SCAN,
     SCAN_BATCH,
     TOMBSTONE,
     Position,
@@ -21,11 +25,27 @@ from services.feedread.domain import (
     visible,
 )
 from shared.events import AccountChanged, FollowChanged, PostDeleted, PostPublished
-from shared.feedkeys import account_key, feed_key, following_key, post_key
+from shared.feedkeys import (
+    PULL_ACCOUNTS,
+    SEEN_READY,
+    account_key,
+    all_feed_keys,
+    feed_key,
+    following_key,
+    post_key,
+    seen_key,
+    timeline_key,
+)
+from shared.redisx import AnyRedis
 
 # A deleted post's tombstone outlives any redelivery of its publish event (topic retention
 # is 7 days), so a replayed post.published cannot bring the post back.
 TOMBSTONE_TTL_S = 30 * 24 * 3600
+# A pending user's rebuild is asked for again at most this often (per process).
+REBUILD_RETRY_S = 30.0
+# Accounts and the pull set change rarely; a second of staleness keeps suspensions and
+# mode switches well inside the 2 s callers rely on, and saves a round trip per page.
+CACHE_TTL_S = 1.0
 
 # Keeps the highest version of a (user, account) follow: ARGV = account, version, sign.
 _APPLY_FOLLOW = """
@@ -43,6 +63,20 @@ redis.call('HSET', KEYS[1], 'v', ARGV[1], 'j', ARGV[2])
 return 1
 """
 
+# A read: marks the user active (pending a rebuild if they were not), keeps their feeds
+# alive as long as they read, and returns {previous marker, following hash}.
+# KEYS: seen, following, feed keys...; ARGV: seen TTL, feed TTL (seconds).
+_TOUCH = """
+local state = redis.call('GET', KEYS[1])
+if state then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+else
+  redis.call('SET', KEYS[1], 'p', 'EX', ARGV[1])
+end
+for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+return {state or false, redis.call('HGETALL', KEYS[2])}
+"""
+
 
 @dataclass(frozen=True)
 class FeedItem:
@@ -51,11 +85,72 @@ class FeedItem:
     account: dict[str, Any]
 
 
+@dataclass
+class Page:
+    items: list[FeedItem]
+    next_position: Position | None
+    rebuild_needed: bool  # the user was inactive: fanout should materialize the feed
+
+
+@dataclass
+class _Merge:
+    """A k-way merge, newest first, of sorted sets read in batches after a cursor."""
+
+    redis: AnyRedis
+    keys: list[str]
+    cursor: Position | None
+    buffers: dict[str, deque] = field(default_factory=dict)
+    offsets: dict[str, int] = field(default_factory=dict)
+    exhausted: set[str] = field(default_factory=set)
+    emitted: set[bytes] = field(default_factory=set)
+
+    async def take(self, count: int) -> list[tuple[bytes, int]]:
+        out: list[tuple[bytes, int]] = []
+        while len(out) < count:
+            empty = [k for k in self.keys if not self.buffers.get(k) and k not in self.exhausted]
+            if empty:
+                await self._refill(empty)
+            live = [k for k in self.keys if self.buffers.get(k)]
+            if not live:
+                break
+            key = max(live, key=lambda k: (self.buffers[k][0][1], self.buffers[k][0][0]))
+            member, score = self.buffers[key].popleft()
+            if member not in self.emitted:  # pushed before its account went pull, say
+                self.emitted.add(member)
+                out.append((member, score))
+        return out
+
+    async def _refill(self, keys: list[str]) -> None:
+        top: float | str = self.cursor.score if self.cursor else "+inf"
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zrange(
+                    key,
+                    top,
+                    "-inf",
+                    desc=True,
+                    byscore=True,
+                    offset=self.offsets.get(key, 0),
+                    num=SCAN_BATCH,
+                    withscores=True,
+                )
+            results = await pipe.execute()
+        for key, raw in zip(keys, results, strict=True):
+            self.offsets[key] = self.offsets.get(key, 0) + len(raw)
+            if len(raw) < SCAN_BATCH:
+                self.exhausted.add(key)
+            self.buffers.setdefault(key, deque()).extend(
+                (m, int(s)) for m, s in raw if comes_after(m, s, self.cursor)
+            )
+
+
 class FeedStore:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: AnyRedis, active_ttl_s: int) -> None:
         self.redis = redis
-        self._apply_follow = redis.register_script(_APPLY_FOLLOW)
-        self._apply_account = redis.register_script(_APPLY_ACCOUNT)
+        self.active_ttl_s = active_ttl_s
+        self._pull: tuple[float, set[str]] = (0.0, set())
+        self._accounts: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._rebuilds_asked: dict[int, float] = {}
 
     # ------------------------------------------------------------ projections
 
@@ -68,14 +163,18 @@ class FeedStore:
             "category": event.category,
             "status": event.status,
         }
-        await self._apply_account(
-            keys=[account_key(event.account_id)], args=[event.version, orjson.dumps(summary)]
+        await self.redis.eval(
+            _APPLY_ACCOUNT, 1, account_key(event.account_id), event.version, orjson.dumps(summary)
         )
 
     async def apply_follow(self, event: FollowChanged) -> None:
-        await self._apply_follow(
-            keys=[following_key(event.user_id)],
-            args=[event.account_id, event.version, 1 if event.following else -1],
+        await self.redis.eval(
+            _APPLY_FOLLOW,
+            1,
+            following_key(event.user_id),
+            event.account_id,
+            event.version,
+            1 if event.following else -1,
         )
 
     async def apply_post_published(self, event: PostPublished) -> None:
@@ -89,69 +188,88 @@ class FeedStore:
 
     async def page(
         self, user_id: int, limit: int, cursor: Position | None, category: str | None
-    ) -> tuple[list[FeedItem], Position | None]:
-        """Up to `limit` visible items after `cursor`, and the position to continue from
-        (None when the feed is exhausted)."""
+    ) -> Page:
+        """Up to `limit` visible items after `cursor`, the position to continue from (None
+        at the end), and whether the user's feed needs to be rebuilt."""
+        keys = [seen_key(user_id), following_key(user_id), *all_feed_keys(user_id)]
+        state, flat = await self.redis.eval(
+            _TOUCH, len(keys), *keys, self.active_ttl_s, self.active_ttl_s + 3600
+        )
+        following = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+        followed = sorted(a for a, version in following.items() if version > 0)
+        if state == SEEN_READY:
+            pull = await self._pull_accounts()
+            sources = [feed_key(user_id, category)] + [
+                timeline_key(a, category) for a in followed if a in pull
+            ]
+        else:  # not materialized yet: every followed account's timeline, merged
+            sources = [timeline_key(a, category) for a in followed]
+        rebuild = state != SEEN_READY and self._ask_rebuild(user_id)
+        merge = _Merge(self.redis, sources, cursor)
         items: list[FeedItem] = []
-        following: dict[bytes, bytes] | None = None
-        accounts: dict[str, dict[str, Any] | None] = {}
-        max_score: float | str = cursor.score if cursor else "+inf"
-        offset = 0
-        last_scanned = cursor
-        for _ in range(MAX_SCAN_ROUNDS):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.zrange(
-                    feed_key(user_id),
-                    max_score,
-                    "-inf",
-                    desc=True,
-                    byscore=True,
-                    offset=offset,
-                    num=SCAN_BATCH,
-                    withscores=True,
-                )
-                if following is None:
-                    pipe.hgetall(following_key(user_id))
-                results = await pipe.execute()
-            raw: list[tuple[bytes, float]] = results[0]
-            if following is None:
-                following = results[1]
-            entries = [(m, int(s)) for m, s in raw if comes_after(m, s, cursor)]
+        last = cursor
+        scanned = 0
+        while scanned < MAX_SCAN:
+            entries = await merge.take(limit - len(items) + 5)
+            if not entries:
+                return Page(items, None, rebuild)
             posts = await self._posts([m for m, _ in entries])
-            await self._load_accounts(accounts, posts)
+            accounts = await self._accounts_of(posts)
             for (member, score), post in zip(entries, posts, strict=True):
-                last_scanned = Position(score, int(member))
+                last = Position(score, int(member))
+                scanned += 1
                 account = accounts.get(post["account_id"]) if post else None
-                version = int(following.get(post["account_id"].encode(), 0)) if post else 0
+                version = following.get(post["account_id"], 0) if post else 0
                 if visible(post, account, version, category):
                     assert post is not None and account is not None
-                    items.append(FeedItem(last_scanned, post, account))
+                    items.append(FeedItem(last, post, account))
                     if len(items) == limit:
-                        return items, last_scanned
-            if len(raw) < SCAN_BATCH:
-                return items, None
-            offset += len(raw)
+                        return Page(items, last, rebuild)
         # Scanned enough for one request: hand back a cursor that resumes past the scan.
-        return items, last_scanned
+        return Page(items, last, rebuild)
+
+    def _ask_rebuild(self, user_id: int) -> bool:
+        now = time.monotonic()
+        if now - self._rebuilds_asked.get(user_id, -REBUILD_RETRY_S) < REBUILD_RETRY_S:
+            return False
+        if len(self._rebuilds_asked) > 100_000:
+            self._rebuilds_asked.clear()
+        self._rebuilds_asked[user_id] = now
+        return True
+
+    async def _pull_accounts(self) -> set[str]:
+        fetched_at, accounts = self._pull
+        if time.monotonic() - fetched_at > CACHE_TTL_S:
+            accounts = {m.decode() for m in await self.redis.smembers(PULL_ACCOUNTS)}
+            self._pull = (time.monotonic(), accounts)
+        return accounts
 
     async def _posts(self, members: list[bytes]) -> list[dict[str, Any] | None]:
-        if not members:
-            return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for member in members:
                 pipe.get(post_key(member.decode()))
             raw = await pipe.execute()
         return [orjson.loads(v) if v and v != TOMBSTONE else None for v in raw]
 
-    async def _load_accounts(
-        self, accounts: dict[str, dict[str, Any] | None], posts: list[dict[str, Any] | None]
-    ) -> None:
-        missing = sorted({p["account_id"] for p in posts if p} - accounts.keys())
-        if not missing:
-            return
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for account_id in missing:
-                pipe.hget(account_key(account_id), "j")
-            raw = await pipe.execute()
-        for account_id, value in zip(missing, raw, strict=True):
-            accounts[account_id] = orjson.loads(value) if value else None
+    async def _accounts_of(
+        self, posts: list[dict[str, Any] | None]
+    ) -> dict[str, dict[str, Any] | None]:
+        now = time.monotonic()
+        wanted = {p["account_id"] for p in posts if p}
+        stale = sorted(
+            a
+            for a in wanted
+            if now - self._accounts.get(a, (-CACHE_TTL_S * 2, None))[0] > CACHE_TTL_S
+        )
+        if stale:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for account_id in stale:
+                    pipe.hget(account_key(account_id), "j")
+                raw = await pipe.execute()
+            for account_id, value in zip(stale, raw, strict=True):
+                self._accounts[account_id] = (now, orjson.loads(value) if value else None)
+            if len(self._accounts) > 100_000:  # bound the cache: drop what is stale
+                self._accounts = {
+                    k: v for k, v in self._accounts.items() if now - v[0] <= CACHE_TTL_S
+                }
+        return {a: self._accounts[a][1] for a in wanted}

@@ -78,14 +78,18 @@ async def test_replaying_an_accounts_events_twice_leaves_every_feed_and_projecti
         before = await snapshot(redis, keys)
         rows_before = await pool.fetch(projection_sql, int(shop["id"]))
         fanout = FanoutHandlers(
-            FanoutStore(pool, redis, stack.int("WEITAO_FEED_CAP")), CollectorRegistry()
+            FanoutStore(pool, redis, stack.int("WEITAO_FEED_CAP")),
+            producer=None,  # type: ignore[arg-type]  # replayed posts are small: no chunks
+            registry=CollectorRegistry(),
+            pull_threshold=stack.int("WEITAO_PULL_THRESHOLD"),
+            chunk_size=stack.int("WEITAO_FANOUT_CHUNK"),
         )
         loops = [
             ConsumerLoop(bootstrap, "replay-test", fanout.table(), CollectorRegistry()),
             ConsumerLoop(
                 bootstrap,
                 "replay-test",
-                feedread_consumer.handlers(FeedStore(redis)),
+                feedread_consumer.handlers(FeedStore(redis, 3600)),
                 CollectorRegistry(),
             ),
         ]

@@ -18,6 +18,8 @@ from shared.events import (
     BadEvent,
     EngagementRecorded,
     Envelope,
+    FanoutChunk,
+    FeedRebuildRequested,
     FollowChanged,
     PostDeleted,
     PostInteraction,
@@ -68,6 +70,16 @@ SAMPLES: dict[str, events.Contract] = {
         at=AT,
         option=1,
     ),
+    "fanout_chunk_v1": FanoutChunk(
+        post_id="400891230179688450",
+        account_id="400891230179688448",
+        category="beauty",
+        published_ms=1795579506789,
+        chunk=3,
+        after_user=400891230179688000,
+        through_user=None,
+    ),
+    "feed_rebuild_requested_v1": FeedRebuildRequested(user_id="400891230179688449", at=AT),
     "engagement_recorded_v1": EngagementRecorded(
         action="purchase",
         user_id="400891230179688449",
@@ -131,5 +143,7 @@ def test_each_contract_stays_on_its_topic():
         "post.published": "weitao.posts.v1",
         "post.deleted": "weitao.posts.v1",
         "post.interaction": "weitao.interactions.v1",
+        "fanout.chunk": "weitao.fanout-work.v1",
+        "feed.rebuild_requested": "weitao.feed-requests.v1",
         "engagement.recorded": "weitao.engagement.v1",
     }

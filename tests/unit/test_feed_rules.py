@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.fanout.domain import chunked, merge_newest
+from services.fanout.domain import ChunkBounds, chunk_bounds, merge_newest, mode_change
 from services.feedread.domain import Position, comes_after, visible
 from shared.errors import ApiError
 from shared.pagination import decode_cursor, encode_cursor, parse_limit
@@ -52,13 +52,31 @@ def test_a_feed_entry_is_shown_only_when_post_author_follow_and_category_allow(
     assert visible(post, account, version, category) is shown
 
 
-def test_chunks_cover_every_follower_once():
-    followers = list(range(2345))
-    parts = list(chunked(followers, 1000))
-    assert [len(p) for p in parts] == [1000, 1000, 345]
-    assert [u for p in parts for u in p] == followers
-    with pytest.raises(ValueError):
-        list(chunked(followers, 0))
+def test_chunks_cover_every_follower_once_and_the_last_is_open():
+    assert chunk_bounds([5000, 10000]) == [
+        ChunkBounds(-1, 5000),
+        ChunkBounds(5000, 10000),
+        ChunkBounds(10000, None),
+    ]
+    assert chunk_bounds([]) == [ChunkBounds(-1, None)]
+
+
+@pytest.mark.parametrize(
+    ("followers", "pull", "becomes"),
+    [
+        (49_999, False, None),
+        (50_000, False, True),  # reaching the threshold: pulled at read time
+        (50_000, True, None),
+        (45_001, True, None),  # a little below: stays pull (no flapping)
+        (44_999, True, False),  # below 90%: pushed again
+        (10, False, None),
+    ],
+)
+def test_accounts_switch_to_pull_at_the_threshold_and_back_below_ninety_percent(
+    followers, pull, becomes
+):
+    change = mode_change(followers, pull, 50_000)
+    assert (change.to_pull if change else None) == becomes
 
 
 def test_a_rebuilt_feed_keeps_the_newest_distinct_posts_up_to_the_cap():
