@@ -255,3 +255,17 @@ def decode(envelope: Envelope) -> Contract | None:
     """The contract an envelope carries, or None for a type/version this code does not know."""
     contract = CONTRACTS.get((envelope.type, envelope.version))
     return contract.from_payload(envelope.payload) if contract else None
+
+
+V = TypeVar("V", AccountChanged, FollowChanged)
+
+
+def newest_per_entity(events: list[V]) -> list[V]:
+    """Of a batch of versioned events, the newest for each entity (account, or follow
+    pair), in first-seen order: applying only those gives the same end state."""
+    newest: dict[tuple[str, ...], V] = {}
+    for event in events:
+        key = (event.account_id, getattr(event, "user_id", ""))
+        if key not in newest or newest[key].version < event.version:
+            newest[key] = event
+    return list(newest.values())

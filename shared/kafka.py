@@ -12,8 +12,9 @@ import logging
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from prometheus_client import CollectorRegistry, Counter
 
@@ -21,7 +22,15 @@ from shared.events import BadEvent, Contract, Envelope, decode
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[Contract], Awaitable[None]]
+
+@dataclass(frozen=True)
+class Batch:
+    """Marks a handler that takes a list of consecutive events of its type at once."""
+
+    fn: Callable[[list[Any]], Awaitable[None]]
+
+
+EventHandler = Callable[[Any], Awaitable[None]] | Batch
 MAX_HANDLER_ATTEMPTS = 8  # a handler that fails this often on one event is a bug, not an outage
 
 
@@ -109,40 +118,62 @@ class ConsumerLoop:
             while True:
                 batches = await self.consumer.getmany(timeout_ms=1000, max_records=self.max_records)
                 for tp, records in batches.items():
-                    await self.handle_all(records)
+                    await self.handle_all(r.value for r in records)
                     await self._commit(tp, records[-1].offset + 1)
         finally:
             await self.consumer.stop()
 
-    async def handle_all(self, records: Iterable[ConsumerRecord]) -> None:
-        """Handles records in order, each to completion (exposed for replay tests)."""
-        for record in records:
-            await self.handle_one(record.value)
+    async def handle_all(self, raws: Iterable[bytes | None]) -> None:
+        """Handles raw records in order, each to completion. Consecutive events of a type
+        whose handler is a `Batch` reach it together (one transaction or pipeline for a
+        run of follows, say); order across types is kept."""
+        run: list[tuple[Envelope, Contract]] = []
+        for raw in raws:
+            item = self._decode(raw)
+            if item is None:
+                continue
+            if run and type(run[0][1]) is not type(item[1]):
+                await self._dispatch(run)
+                run = []
+            run.append(item)
+        if run:
+            await self._dispatch(run)
 
     async def handle_one(self, raw: bytes | None) -> None:
+        await self.handle_all([raw])
+
+    def _decode(self, raw: bytes | None) -> tuple[Envelope, Contract] | None:
         try:
             envelope = Envelope.decode(raw or b"")
             event = decode(envelope)
         except BadEvent as exc:
             log.error("skipping undecodable event", extra={"error": str(exc)})
             self._events.labels(self.group, "unknown", "undecodable").inc()
-            return
-        handler = self.handlers.get(type(event)) if event is not None else None
-        if handler is None:
+            return None
+        if event is None or type(event) not in self.handlers:
             self._events.labels(self.group, envelope.type, "ignored").inc()
-            return
-        await self._call_with_retry(handler, event, envelope)
-        self._events.labels(self.group, envelope.type, "handled").inc()
+            return None
+        return envelope, event
+
+    async def _dispatch(self, run: list[tuple[Envelope, Contract]]) -> None:
+        handler = self.handlers[type(run[0][1])]
+        if isinstance(handler, Batch):
+            events = [event for _, event in run]
+            await self._call_with_retry(lambda: handler.fn(events), run[0][0], len(run))
+        else:
+            for envelope, event in run:
+                await self._call_with_retry(lambda e=event: handler(e), envelope, 1)
 
     async def _call_with_retry(
-        self, handler: EventHandler, event: Contract, envelope: Envelope
+        self, call: Callable[[], Awaitable[None]], envelope: Envelope, count: int
     ) -> None:
         delay = 0.1
         attempt = 0
         while True:
             attempt += 1
             try:
-                await handler(event)
+                await call()
+                self._events.labels(self.group, envelope.type, "handled").inc(count)
                 return
             except (TimeoutError, OSError, ConnectionError) as exc:
                 # An outage of Redis or Postgres: wait for it, never skip the event.
@@ -153,10 +184,14 @@ class ConsumerLoop:
             except Exception:
                 if attempt >= MAX_HANDLER_ATTEMPTS:
                     log.exception(
-                        "handler failed; event skipped",
-                        extra={"type": envelope.type, "event_id": envelope.event_id},
+                        "handler failed; events skipped",
+                        extra={
+                            "type": envelope.type,
+                            "event_id": envelope.event_id,
+                            "count": count,
+                        },
                     )
-                    self._events.labels(self.group, envelope.type, "failed").inc()
+                    self._events.labels(self.group, envelope.type, "failed").inc(count)
                     return
                 log.exception("handler failed; retrying", extra={"type": envelope.type})
             await asyncio.sleep(delay)

@@ -13,6 +13,7 @@ import pytest
 
 from shared.client import WeitaoClient
 from shared.config import Env
+from shared.redisx import AnyRedis, connect
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,3 +37,11 @@ async def api(stack: Env) -> AsyncIterator[WeitaoClient]:
         yield WeitaoClient(
             session, WeitaoClient.urls_from_env(stack), stack.str("WEITAO_JWT_SECRET")
         )
+
+
+@pytest.fixture(scope="session")
+async def redis(stack: Env) -> AsyncIterator[AnyRedis]:
+    """The feed keyspace, for tests that check what fanout materialized."""
+    client = connect(stack.str("WEITAO_REDIS_URL"), stack.bool("WEITAO_REDIS_CLUSTER"))
+    yield client
+    await client.aclose()

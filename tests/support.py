@@ -98,3 +98,45 @@ async def events_with_keys(bootstrap: str, keys: set[str]) -> list[bytes]:
         return found
     finally:
         await consumer.stop()
+
+
+BULK = 2000  # items per bulk call (the API's limit)
+
+
+async def bulk_consumers(api: WeitaoClient, count: int) -> list[str]:
+    """`count` new consumer ids, created through the staff bulk import."""
+    ids: list[str] = []
+    for start in range(0, count, BULK):
+        batch = [
+            {"handle": handle("bulk"), "kind": "consumer", "display_name": "买家"}
+            for _ in range(min(BULK, count - start))
+        ]
+        reply = await api.call(
+            "accounts",
+            "POST",
+            "/v1/admin/bulk/accounts",
+            as_=("staff", "staff"),
+            json={"accounts": batch},
+        )
+        ids.extend(a["id"] for a in reply.expect(201)["created"])
+    return ids
+
+
+async def bulk_follow(
+    api: WeitaoClient, users: list[str], account_id: str, action: str = "follow"
+) -> None:
+    for start in range(0, len(users), BULK):
+        pairs = [{"user_id": u, "account_id": account_id} for u in users[start : start + BULK]]
+        reply = await api.call(
+            "accounts",
+            "POST",
+            "/v1/admin/bulk/follows",
+            as_=("staff", "staff"),
+            json={"action": action, "pairs": pairs},
+        )
+        assert not reply.expect(200)["refused"]
+
+
+async def fanout_stats(api: WeitaoClient) -> dict[str, Any]:
+    reply = await api.call("fanout", "GET", "/v1/admin/stats", as_=("staff", "staff"))
+    return reply.expect(200)

@@ -11,7 +11,9 @@ from aiohttp import web
 from services.accounts.api import IDS, STORE, Account, account_json
 from services.accounts.domain import NewAccount
 from shared.auth import require_role
+from shared.errors import validation_error
 from shared.http import Route, json_response, principal, read_body
+from shared.ids import parse_id
 from shared.timeutil import utcnow
 
 MAX_BULK = 2_000  # items per call: the body stays under API.md's 256 KiB limit
@@ -71,8 +73,15 @@ async def bulk_accounts(request: web.Request) -> web.Response:
 async def bulk_follows(request: web.Request) -> web.Response:
     require_role(principal(request), "staff")
     body = await read_body(request, BulkFollows)
+    pairs = []
+    for index, pair in enumerate(body.pairs):
+        ids = (parse_id(pair.user_id), parse_id(pair.account_id))
+        if ids[0] is None or ids[1] is None:
+            field = "user_id" if ids[0] is None else "account_id"
+            raise validation_error(f"$.pairs[{index}].{field}", "not a 64-bit id")
+        pairs.append(ids)
     outcome = await request.app[STORE].change_follows(
-        [(int(p.user_id), int(p.account_id)) for p in body.pairs],
+        pairs,  # type: ignore[arg-type]
         body.action == "follow",
         "import",
         utcnow(),

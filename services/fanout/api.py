@@ -25,6 +25,8 @@ async def stats(request: web.Request) -> web.Response:
         {
             "consumer_lag": {loop.group: await loop.lag() for loop in request.app[CONSUMERS]},
             "deliveries": request.app[HANDLERS].delivered,
+            "pull_threshold": request.app[HANDLERS].pull_threshold,
+            "chunk_size": request.app[HANDLERS].chunk_size,
         }
     )
 

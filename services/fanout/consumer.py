@@ -28,7 +28,7 @@ from shared.events import (
     PostDeleted,
     PostPublished,
 )
-from shared.kafka import EventHandler
+from shared.kafka import Batch, EventHandler
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +57,17 @@ class FanoutHandlers:
 
     def table(self) -> dict[type[Contract], EventHandler]:
         """Handlers of the main consumer group (accounts, follows, posts, feed requests)."""
-        return {  # type: ignore[dict-item]
+        return {
             PostPublished: self.on_post_published,
             PostDeleted: self.on_post_deleted,
-            FollowChanged: self.on_follow_changed,
-            AccountChanged: self.on_account_changed,
+            FollowChanged: Batch(self.on_follows_changed),
+            AccountChanged: Batch(self.on_accounts_changed),
             FeedRebuildRequested: self.on_rebuild_requested,
         }
 
     def work_table(self) -> dict[type[Contract], EventHandler]:
         """Handlers of the work-topic consumer group."""
-        return {FanoutChunk: self.on_chunk}  # type: ignore[dict-item]
+        return {FanoutChunk: self.on_chunk}
 
     def _count(self, written: int) -> None:
         self._deliveries.inc(written)
@@ -131,21 +131,25 @@ class FanoutHandlers:
 
     # ------------------------------------------------------------ follows and accounts
 
-    async def on_follow_changed(self, event: FollowChanged) -> None:
-        applied = await self.store.apply_follow(event)
-        if applied is None:
-            return  # stale or repeated
-        account_id, user_id = int(event.account_id), int(event.user_id)
-        if event.following:
-            if not applied.pull and not await self.store.is_suspended(account_id):
+    async def on_follows_changed(self, events: list[FollowChanged]) -> None:
+        """A run of follow changes: one transaction for the projection, then per account
+        one timeline read serving all its new followers (and leavers)."""
+        applied = await self.store.apply_follows(events)
+        by_account: dict[int, tuple[list[int], list[int]]] = {}
+        for account_id, user_id, following in applied.flipped:
+            joined, left = by_account.setdefault(account_id, ([], []))
+            (joined if following else left).append(user_id)
+        for account_id, (joined, left) in by_account.items():
+            mode = applied.accounts[account_id]
+            if joined and not mode.pull and not await self.store.is_suspended(account_id):
                 entries = await self.store.timeline(account_id, BACKFILL_POSTS)
-                await self.store.add_entries([user_id], entries, only_active=True)
-        else:
-            entries = await self.store.timeline(account_id, self.store.feed_cap)
-            await self.store.remove([user_id], entries)
-        change = mode_change(applied.followers, applied.pull, self.pull_threshold)
-        if change is not None:
-            await self._switch_mode(account_id, change.to_pull)
+                await self.store.add_entries(joined, entries, only_active=True)
+            if left:
+                entries = await self.store.timeline(account_id, self.store.feed_cap)
+                await self.store.remove(left, entries)
+            change = mode_change(mode.followers, mode.pull, self.pull_threshold)
+            if change is not None:
+                await self._switch_mode(account_id, change.to_pull)
 
     async def _switch_mode(self, account_id: int, to_pull: bool) -> None:
         """Moves an account between push and pull without losing a post.
@@ -171,16 +175,17 @@ class FanoutHandlers:
         async for users in self.store.follower_chunks(account_id, self.chunk_size):
             await self.store.add_entries(users, entries, only_active=True)
 
-    async def on_account_changed(self, event: AccountChanged) -> None:
-        if not await self.store.apply_account(event):
-            return
-        account_id = int(event.account_id)
-        if event.status == "suspended":
-            entries = await self.store.timeline(account_id, self.store.feed_cap)
-            async for users in self.store.follower_chunks(account_id, self.chunk_size):
-                await self.store.remove(users, entries)
-        elif not (await self.store.mode(account_id)).pull:
-            await self._copy_timeline_to_followers(account_id, BACKFILL_POSTS)
+    async def on_accounts_changed(self, events: list[AccountChanged]) -> None:
+        """Suspension takes an account's posts out of its followers' feeds; reinstatement
+        puts its recent ones back (for a push-mode account)."""
+        for event in await self.store.apply_accounts(events):
+            account_id = int(event.account_id)
+            if event.status == "suspended":
+                entries = await self.store.timeline(account_id, self.store.feed_cap)
+                async for users in self.store.follower_chunks(account_id, self.chunk_size):
+                    await self.store.remove(users, entries)
+            elif not (await self.store.mode(account_id)).pull:
+                await self._copy_timeline_to_followers(account_id, BACKFILL_POSTS)
 
     # ------------------------------------------------------------ feeds
 

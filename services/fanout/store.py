@@ -3,13 +3,14 @@ and timelines it writes (Redis)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import asyncpg
 
 from services.fanout.domain import PUSH_BATCH, ChunkBounds, merge_newest
-from shared.events import AccountChanged, FollowChanged
+from shared.events import AccountChanged, FollowChanged, newest_per_entity
 from shared.feedkeys import (
     PULL_ACCOUNTS,
     SEEN_READY,
@@ -88,6 +89,12 @@ class FollowApplied:
     pull: bool  # whether the account is currently pulled at read time
 
 
+@dataclass(frozen=True)
+class FollowsApplied:
+    flipped: list[tuple[int, int, bool]]  # (account, user, now following)
+    accounts: dict[int, FollowApplied]  # each touched account after the batch
+
+
 class FanoutStore:
     def __init__(self, pool: asyncpg.Pool, redis: AnyRedis, feed_cap: int) -> None:
         self.pool = pool
@@ -96,51 +103,72 @@ class FanoutStore:
 
     # ------------------------------------------------------------ projection (Postgres)
 
-    async def apply_follow(self, event: FollowChanged) -> FollowApplied | None:
-        """Records a follow change unless a newer one is known; None when nothing changed,
-        else the account's follower count and mode after it."""
+    async def apply_follows(self, events: list[FollowChanged]) -> FollowsApplied:
+        """Records a batch of follow changes, each unless a newer one is known; returns the
+        follows whose state flipped and each touched account's count and mode after."""
+        latest = newest_per_entity(events)
         async with self.pool.acquire() as conn, conn.transaction():
-            flipped = await conn.fetchval(
-                "WITH old AS (SELECT active FROM follows WHERE account_id = $1 AND user_id = $2) "
-                "INSERT INTO follows (account_id, user_id, active, version) "
-                "VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, user_id) DO UPDATE SET "
-                "active = EXCLUDED.active, version = EXCLUDED.version "
-                "WHERE follows.version < EXCLUDED.version "
-                "RETURNING COALESCE((SELECT active FROM old), false) <> follows.active",
-                int(event.account_id),
-                int(event.user_id),
-                event.following,
-                event.version,
+            flipped = await conn.fetch(
+                "WITH incoming AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], "
+                "  $3::boolean[], $4::bigint[]) AS i(account_id, user_id, active, version)), "
+                "old AS (SELECT f.account_id, f.user_id, f.active FROM follows f "
+                "  JOIN incoming i USING (account_id, user_id)), "
+                "upserted AS (INSERT INTO follows SELECT * FROM incoming "
+                "  ON CONFLICT (account_id, user_id) DO UPDATE SET active = EXCLUDED.active, "
+                "  version = EXCLUDED.version WHERE follows.version < EXCLUDED.version "
+                "  RETURNING account_id, user_id, active) "
+                "SELECT u.account_id, u.user_id, u.active FROM upserted u "
+                "LEFT JOIN old o USING (account_id, user_id) "
+                "WHERE COALESCE(o.active, false) <> u.active",
+                [int(e.account_id) for e in latest],
+                [int(e.user_id) for e in latest],
+                [e.following for e in latest],
+                [e.version for e in latest],
             )
             if not flipped:
-                return None
+                return FollowsApplied([], {})
+            delta: Counter[int] = Counter()
+            for row in flipped:
+                delta[row["account_id"]] += 1 if row["active"] else -1
+            accounts = sorted(delta)
             # Insert-then-update: a VALUES row of -1 would fail the CHECK before ON CONFLICT.
             await conn.execute(
-                "INSERT INTO account_modes (account_id) VALUES ($1) ON CONFLICT DO NOTHING",
-                int(event.account_id),
+                "INSERT INTO account_modes (account_id) SELECT unnest($1::bigint[]) "
+                "ON CONFLICT DO NOTHING",
+                accounts,
             )
-            row = await conn.fetchrow(
-                "UPDATE account_modes SET followers = followers + $2 WHERE account_id = $1 "
-                "RETURNING followers, pull",
-                int(event.account_id),
-                1 if event.following else -1,
+            modes = await conn.fetch(
+                "UPDATE account_modes m SET followers = m.followers + d.delta "
+                "FROM unnest($1::bigint[], $2::bigint[]) AS d(account_id, delta) "
+                "WHERE m.account_id = d.account_id RETURNING m.account_id, m.followers, m.pull",
+                accounts,
+                [delta[a] for a in accounts],
             )
-            return FollowApplied(row["followers"], row["pull"])
-
-    async def apply_account(self, event: AccountChanged) -> bool:
-        """Records whether an account is suspended; True when this event flipped that."""
-        flipped = await self.pool.fetchval(
-            "WITH old AS (SELECT suspended FROM suspended_accounts WHERE account_id = $1) "
-            "INSERT INTO suspended_accounts (account_id, version, suspended) "
-            "VALUES ($1, $2, $3) ON CONFLICT (account_id) DO UPDATE SET "
-            "version = EXCLUDED.version, suspended = EXCLUDED.suspended "
-            "WHERE suspended_accounts.version < EXCLUDED.version "
-            "RETURNING COALESCE((SELECT suspended FROM old), false) <> suspended",
-            int(event.account_id),
-            event.version,
-            event.status == "suspended",
+        return FollowsApplied(
+            [(r["account_id"], r["user_id"], r["active"]) for r in flipped],
+            {r["account_id"]: FollowApplied(r["followers"], r["pull"]) for r in modes},
         )
-        return bool(flipped)
+
+    async def apply_accounts(self, events: list[AccountChanged]) -> list[AccountChanged]:
+        """Records whether accounts are suspended; returns the events that flipped that."""
+        latest = newest_per_entity(events)
+        flipped = await self.pool.fetch(
+            "WITH incoming AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::boolean[]) "
+            "  AS i(account_id, version, suspended)), "
+            "old AS (SELECT s.account_id, s.suspended FROM suspended_accounts s "
+            "  JOIN incoming i USING (account_id)), "
+            "upserted AS (INSERT INTO suspended_accounts SELECT * FROM incoming "
+            "  ON CONFLICT (account_id) DO UPDATE SET version = EXCLUDED.version, "
+            "  suspended = EXCLUDED.suspended WHERE suspended_accounts.version < EXCLUDED.version "
+            "  RETURNING account_id, suspended) "
+            "SELECT u.account_id FROM upserted u LEFT JOIN old o USING (account_id) "
+            "WHERE COALESCE(o.suspended, false) <> u.suspended",
+            [int(e.account_id) for e in latest],
+            [e.version for e in latest],
+            [e.status == "suspended" for e in latest],
+        )
+        changed = {str(r["account_id"]) for r in flipped}
+        return [e for e in latest if e.account_id in changed]
 
     async def is_suspended(self, account_id: int) -> bool:
         return bool(

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from services.feedread.store import FeedStore
 from shared.events import AccountChanged, Contract, FollowChanged, PostDeleted, PostPublished
-from shared.kafka import EventHandler
+from shared.kafka import Batch, EventHandler
 
 GROUP = "feedread"
 
 
 def handlers(store: FeedStore) -> dict[type[Contract], EventHandler]:
-    return {  # type: ignore[dict-item]
-        AccountChanged: store.apply_account,
-        FollowChanged: store.apply_follow,
+    return {
+        AccountChanged: Batch(store.apply_accounts),
+        FollowChanged: Batch(store.apply_follows),
         PostPublished: store.apply_post_published,
         PostDeleted: store.apply_post_deleted,
     }

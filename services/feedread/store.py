@@ -24,7 +24,13 @@ from services.feedread.domain import (
     comes_after,
     visible,
 )
-from shared.events import AccountChanged, FollowChanged, PostDeleted, PostPublished
+from shared.events import (
+    AccountChanged,
+    FollowChanged,
+    PostDeleted,
+    PostPublished,
+    newest_per_entity,
+)
 from shared.feedkeys import (
     PULL_ACCOUNTS,
     SEEN_READY,
@@ -154,28 +160,40 @@ class FeedStore:
 
     # ------------------------------------------------------------ projections
 
-    async def apply_account(self, event: AccountChanged) -> None:
-        summary = {
-            "id": event.account_id,
-            "handle": event.handle,
-            "kind": event.kind,
-            "display_name": event.display_name,
-            "category": event.category,
-            "status": event.status,
-        }
-        await self.redis.eval(
-            _APPLY_ACCOUNT, 1, account_key(event.account_id), event.version, orjson.dumps(summary)
-        )
+    async def apply_accounts(self, events: list[AccountChanged]) -> None:
+        """Keeps the newest version of each account (one pipeline for the batch)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for event in newest_per_entity(events):
+                summary = {
+                    "id": event.account_id,
+                    "handle": event.handle,
+                    "kind": event.kind,
+                    "display_name": event.display_name,
+                    "category": event.category,
+                    "status": event.status,
+                }
+                pipe.eval(
+                    _APPLY_ACCOUNT,
+                    1,
+                    account_key(event.account_id),
+                    event.version,
+                    orjson.dumps(summary),
+                )
+            await pipe.execute()
 
-    async def apply_follow(self, event: FollowChanged) -> None:
-        await self.redis.eval(
-            _APPLY_FOLLOW,
-            1,
-            following_key(event.user_id),
-            event.account_id,
-            event.version,
-            1 if event.following else -1,
-        )
+    async def apply_follows(self, events: list[FollowChanged]) -> None:
+        """Keeps the newest version of each follow (one pipeline for the batch)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for event in newest_per_entity(events):
+                pipe.eval(
+                    _APPLY_FOLLOW,
+                    1,
+                    following_key(event.user_id),
+                    event.account_id,
+                    event.version,
+                    1 if event.following else -1,
+                )
+            await pipe.execute()
 
     async def apply_post_published(self, event: PostPublished) -> None:
         # NX: never overwrite a tombstone with a redelivered publish.

@@ -21,7 +21,13 @@ from services.publishing.domain import (
     vote_option,
 )
 from shared import outbox
-from shared.events import AccountChanged, PostDeleted, PostInteraction, PostPublished
+from shared.events import (
+    AccountChanged,
+    PostDeleted,
+    PostInteraction,
+    PostPublished,
+    newest_per_entity,
+)
 from shared.timeutil import epoch_ms, rfc3339
 
 SCHEMA = "publishing"
@@ -55,18 +61,20 @@ class PostStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def apply_account(self, event: AccountChanged) -> None:
-        """Keeps the newest known state of an account (older or repeated events: no-op)."""
+    async def apply_accounts(self, events: list[AccountChanged]) -> None:
+        """Keeps the newest known state of each account (older or repeated events: no-op)."""
+        latest = newest_per_entity(events)
         await self.pool.execute(
             "INSERT INTO authors (id, kind, category, status, version) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, "
+            "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
+            "$5::bigint[]) ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, "
             "category = EXCLUDED.category, status = EXCLUDED.status, version = EXCLUDED.version "
             "WHERE authors.version < EXCLUDED.version",
-            int(event.account_id),
-            event.kind,
-            event.category,
-            event.status,
-            event.version,
+            [int(e.account_id) for e in latest],
+            [e.kind for e in latest],
+            [e.category for e in latest],
+            [e.status for e in latest],
+            [e.version for e in latest],
         )
 
     async def publish(
