@@ -5,6 +5,7 @@
     python deploy/localstack.py down      stop everything cleanly
     python deploy/localstack.py stop kafka | start kafka    (used by the outbox test)
     python deploy/localstack.py status
+    python deploy/localstack.py cluster   a 3-master Redis Cluster (for the cluster tests)
     python deploy/localstack.py urls      each service's base URL
 
 State lives in `.run/` (git-ignored): data directories, logs, pid files.
@@ -278,6 +279,75 @@ def start_redis() -> None:
     wait_until(lambda: port_open(port), "Redis")
 
 
+# ---------------------------------------------------------------- redis cluster (tests)
+
+
+def cluster_ports() -> list[int]:
+    first = ENV.int("WEITAO_REDIS_CLUSTER_PORT")
+    return [first, first + 1, first + 2]
+
+
+def cluster_ok() -> bool:
+    out = subprocess.run(
+        ["redis-cli", "-p", str(cluster_ports()[0]), "cluster", "info"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return "cluster_state:ok" in out
+
+
+def start_redis_cluster() -> None:
+    """Three Redis masters in cluster mode (Debian's redis-server), for the cluster tests."""
+    ports = cluster_ports()
+    for port in ports:
+        if port_open(port):
+            continue
+        folder = RUN / "redis-cluster" / str(port)
+        folder.mkdir(parents=True, exist_ok=True)
+        spawn(
+            f"redis-{port}",
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(folder),
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+        )
+        wait_until(lambda port=port: port_open(port), f"Redis cluster node {port}")
+    if not cluster_ok():
+        log(f"creating a Redis Cluster of 3 masters on ports {ports[0]}-{ports[-1]}")
+        run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in ports),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_until(cluster_ok, "Redis Cluster")
+
+
+def stop_redis_cluster() -> None:
+    for port in cluster_ports():
+        terminate(f"redis-{port}")
+
+
 # ---------------------------------------------------------------- kafka
 
 
@@ -456,7 +526,11 @@ def main(argv: list[str]) -> None:
         stop_services()
         stop_kafka()
         terminate("redis")
+        stop_redis_cluster()
         stop_postgres()
+    elif command == "cluster":
+        ensure_binaries()
+        start_redis_cluster()
     elif command == "stop" and target == "kafka":
         stop_kafka()
     elif command == "start" and target == "kafka":

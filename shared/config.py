@@ -15,6 +15,7 @@ from dataclasses import dataclass
 LOCAL_DEFAULTS: dict[str, str] = {
     "WEITAO_PG_PORT": "55432",
     "WEITAO_REDIS_PORT": "56379",
+    "WEITAO_REDIS_CLUSTER_PORT": "47001",  # first of three; bus ports are +10000
     "WEITAO_KAFKA_PORT": "59092",
     "WEITAO_KAFKA_CONTROLLER_PORT": "59093",
     "WEITAO_POSTGRES_DSN": "postgresql://weitao@127.0.0.1:{WEITAO_PG_PORT}/weitao",

@@ -22,18 +22,20 @@ from shared.feedkeys import (
 from shared.redisx import AnyRedis, eval_over_users
 from shared.vocabulary import CATEGORIES
 
+# Scripts read keys as K and arguments as A (shared.redisx.PROLOGUE).
+
 # One post into many active users' feeds and category feeds, each trimmed to the cap.
 # KEYS: per user (seen, feed, category feed); ARGV: post id, score, cap. Re-adding the
 # same member with the same score changes nothing, so redelivered events are harmless.
 _PUSH = """
-local cap = tonumber(ARGV[3])
+local cap = tonumber(A[3])
 local delivered = 0
-for i = 1, #KEYS, 3 do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
+for i = 1, #K, 3 do
+  if redis.call('EXISTS', K[i]) == 1 then
     for j = i + 1, i + 2 do
-      if redis.call('ZADD', KEYS[j], ARGV[2], ARGV[1]) == 1
-         and redis.call('ZCARD', KEYS[j]) > cap then
-        redis.call('ZREMRANGEBYRANK', KEYS[j], 0, -cap - 1)
+      if redis.call('ZADD', K[j], A[2], A[1]) == 1
+         and redis.call('ZCARD', K[j]) > cap then
+        redis.call('ZREMRANGEBYRANK', K[j], 0, -cap - 1)
       end
     end
     delivered = delivered + 1
@@ -45,15 +47,15 @@ return delivered
 # Many posts into users' feeds: KEYS per user (seen, feed, one feed per category in
 # CATEGORIES order); ARGV: cap, only_active (1|0), then (post id, score, category index).
 _ADD_MANY = """
-local per_user = 2 + tonumber(ARGV[3])
-local cap = tonumber(ARGV[1])
+local per_user = 2 + tonumber(A[3])
+local cap = tonumber(A[1])
 local touched = 0
-for i = 1, #KEYS, per_user do
-  if ARGV[2] == '0' or redis.call('EXISTS', KEYS[i]) == 1 then
-    for e = 4, #ARGV, 3 do
-      local keys = {KEYS[i + 1], KEYS[i + 1 + tonumber(ARGV[e + 2])]}
+for i = 1, #K, per_user do
+  if A[2] == '0' or redis.call('EXISTS', K[i]) == 1 then
+    for e = 4, #A, 3 do
+      local keys = {K[i + 1], K[i + 1 + tonumber(A[e + 2])]}
       for _, key in ipairs(keys) do
-        redis.call('ZADD', key, ARGV[e + 1], ARGV[e])
+        redis.call('ZADD', key, A[e + 1], A[e])
         if redis.call('ZCARD', key) > cap then
           redis.call('ZREMRANGEBYRANK', key, 0, -cap - 1)
         end
@@ -67,10 +69,10 @@ return touched
 
 # Posts out of users' feeds: KEYS per user (feed, its category feeds); ARGV: post ids.
 _REMOVE = """
-for _, key in ipairs(KEYS) do
-  redis.call('ZREM', key, unpack(ARGV))
+for _, key in ipairs(K) do
+  redis.call('ZREM', key, unpack(A))
 end
-return #KEYS
+return #K
 """
 
 

@@ -1,0 +1,148 @@
+"""The fan-out write path and the feed read path, run by fanout's and feedread's own
+stores against a single Redis and against a real 3-master Redis Cluster: multi-key
+scripts stay within a node, hash tags keep a user's keys in one slot."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+
+from services.fanout.store import FanoutStore
+from services.feedread.domain import Position
+from services.feedread.store import FeedStore
+from shared.events import AccountChanged, FollowChanged, PostPublished
+from shared.feedkeys import PULL_ACCOUNTS, SEEN_READY, feed_key, seen_key
+from shared.ids import IdGenerator
+from shared.redisx import AnyRedis, connect, is_cluster
+from tests.conftest import ROOT
+
+ids = IdGenerator(worker=1002)
+BASE_MS = 1_800_000_000_000
+
+
+@pytest.fixture(scope="session")
+def cluster_url(stack) -> str:
+    """A 3-master Redis Cluster beside the stack (started when it is not up)."""
+    subprocess.run([sys.executable, str(ROOT / "deploy" / "localstack.py"), "cluster"], check=True)
+    return f"redis://127.0.0.1:{stack.int('WEITAO_REDIS_CLUSTER_PORT')}/0"
+
+
+@pytest.fixture(scope="module", params=["single", "cluster"])
+async def feed_redis(request, stack) -> AsyncIterator[AnyRedis]:
+    if request.param == "cluster":
+        client = connect(request.getfixturevalue("cluster_url"), cluster=True)
+    else:
+        client = connect(stack.str("WEITAO_REDIS_URL"), cluster=False)
+    yield client
+    await client.aclose()
+
+
+def account_event(account_id: int, status: str = "active") -> AccountChanged:
+    return AccountChanged(
+        account_id=str(account_id),
+        handle=f"h{account_id}",
+        kind="seller",
+        display_name="店",
+        category="beauty",
+        status=status,
+        created_at="2026-11-25T00:00:00.000Z",
+        change="created",
+        version=1,
+    )
+
+
+def post_event(account_id: int, post_id: int, ms: int, category: str = "beauty"):
+    return PostPublished(
+        post_id=str(post_id),
+        account_id=str(account_id),
+        category=category,
+        published_ms=ms,
+        post={
+            "id": str(post_id),
+            "account_id": str(account_id),
+            "category": category,
+            "title": "t",
+        },
+    )
+
+
+async def test_a_push_reaches_every_active_follower_across_the_nodes(feed_redis):
+    store = FanoutStore(None, feed_redis, feed_cap=5)  # type: ignore[arg-type]
+    users = [ids.next_id() for _ in range(3000)]
+    active = users[::3] + users[1::3]
+    async with feed_redis.pipeline(transaction=False) as pipe:
+        for user in active:
+            pipe.set(seen_key(user), SEEN_READY, ex=600)
+        await pipe.execute()
+    if is_cluster(feed_redis):  # the users really live on all three masters
+        assert len({feed_redis.get_node_from_key(feed_key(u)).name for u in users}) == 3
+
+    posts = [ids.next_id() for _ in range(7)]
+    for offset, post_id in enumerate(posts):
+        delivered = await store.push(post_id, "beauty", BASE_MS + offset, users)
+        assert delivered == len(active)
+
+    async with feed_redis.pipeline(transaction=False) as pipe:
+        for user in users:
+            pipe.zrange(feed_key(user), 0, -1, desc=True)
+            pipe.zcard(feed_key(user, "beauty"))
+        results = await pipe.execute()
+    expected = [str(p).encode() for p in reversed(posts[-5:])]  # trimmed to the cap
+    for index, user in enumerate(users):
+        feed, category_size = results[2 * index], results[2 * index + 1]
+        if user in set(active):
+            assert feed == expected and category_size == 5
+        else:
+            assert feed == [] and category_size == 0
+
+    gone = await store.timeline(0, 1)  # an empty timeline reads as nothing
+    assert gone == []
+
+
+async def test_a_page_merges_the_feed_with_pulled_timelines_in_order_on_any_topology(
+    feed_redis,
+):
+    fanout = FanoutStore(None, feed_redis, feed_cap=800)  # type: ignore[arg-type]
+    reader = FeedStore(feed_redis, active_ttl_s=600)
+    user, pushed_shop, big_shop = ids.next_id(), ids.next_id(), ids.next_id()
+    await reader.apply_accounts([account_event(pushed_shop), account_event(big_shop)])
+    await reader.apply_follows(
+        [
+            FollowChanged(
+                user_id=str(user),
+                account_id=str(a),
+                following=True,
+                source="api",
+                version=1,
+                at="2026-11-25T00:00:00.000Z",
+            )
+            for a in (pushed_shop, big_shop)
+        ]
+    )
+    await feed_redis.set(seen_key(user), SEEN_READY, ex=600)
+    await feed_redis.sadd(PULL_ACCOUNTS, str(big_shop))
+    expected = []
+    for n in range(30):  # alternate: pushed posts and posts only in the big timeline
+        shop = pushed_shop if n % 2 else big_shop
+        post_id = ids.next_id()
+        event = post_event(shop, post_id, BASE_MS + n)
+        await reader.apply_post_published(event)
+        await fanout.add_to_timeline(shop, "beauty", post_id, BASE_MS + n)
+        if shop == pushed_shop:
+            await fanout.push(post_id, "beauty", BASE_MS + n, [user])
+        expected.insert(0, str(post_id))
+    reader._pull = (0.0, set())  # no stale cache between the two topologies
+
+    seen: list[str] = []
+    cursor: Position | None = None
+    while True:
+        page = await reader.page(user, 7, cursor, "beauty")
+        seen.extend(item.post["id"] for item in page.items)
+        cursor = page.next_position
+        if cursor is None:
+            break
+    assert seen == expected
+    await feed_redis.srem(PULL_ACCOUNTS, str(big_shop))
