@@ -304,7 +304,8 @@ def start_redis_cluster() -> None:
         if port_open(port):
             continue
         folder = RUN / "redis-cluster" / str(port)
-        folder.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)  # scratch data: start each node blank
+        folder.mkdir(parents=True)
         spawn(
             f"redis-{port}",
             [
