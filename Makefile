@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) deploy/localstack.py
 
 .PHONY: run test test-unit test-integration test-e2e stop logs status lint format venv \
-        rebuild-feeds clean
+        rebuild-feeds bench-fanout clean
 
 venv: $(VENV)/.installed
 
@@ -41,6 +41,16 @@ test-integration: venv
 
 test-e2e: venv
 	@$(PY) -m pytest tests/e2e
+
+## Fan-out and feed-read figures against Redis itself (docs/benchmarks.md).
+bench-fanout: venv
+	@$(STACK) up
+	@$(PY) bench/fanout.py
+
+## Rebuild every feed and projection from Postgres truth, via events (after a Redis wipe).
+rebuild-feeds: venv
+	@$(PY) -m services.accounts.reemit
+	@$(PY) -m services.publishing.reemit
 
 stop:
 	@$(STACK) down

@@ -1,0 +1,516 @@
+"""`make bench-fanout`: the write and read paths measured against Redis itself, on the
+running local stack, each figure beside its ceiling measured in the same run.
+
+Phases: (1) one fanout process pushing a post to 100,000 followers vs. bare Python
+loops doing the same Redis writes; (2) publish -> visible through the API for accounts
+of 100, 10,000 and 100,000 followers, and for a pulled account; (3) feed reads of one
+feedread process (20 pushed + 5 pulled accounts, with and without a category) vs. a bare
+aiohttp handler doing the same Redis reads; (4) Redis memory per feed entry.
+
+The bench restarts fanout and publishing with bench settings (no pull threshold, no
+daily limit) and restores them at the end. Followers are marked active directly in
+Redis, as if they had read their feed. Results: stdout, bench-out/fanout.json, and the
+section between the markers in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import orjson
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from services.fanout.store import _PUSH  # noqa: E402
+from services.feedread.store import _TOUCH  # noqa: E402
+from shared.client import WeitaoClient  # noqa: E402
+from shared.config import Env  # noqa: E402
+from shared.feedkeys import (  # noqa: E402
+    SEEN_READY,
+    account_key,
+    all_feed_keys,
+    feed_key,
+    following_key,
+    post_key,
+    seen_key,
+    timeline_key,
+)
+from shared.redisx import CROSS_SLOT, PROLOGUE, connect  # noqa: E402
+
+USERS = 100_000
+RUNS = 3  # each ceiling and the fan-out are measured this many times; medians reported
+LATENCY_POSTS = 15
+OUT = ROOT / "bench-out"
+DOC = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- bench-fanout:begin -->", "<!-- bench-fanout:end -->"
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def restart(service: str, **env: str) -> None:
+    stack = [sys.executable, str(ROOT / "deploy" / "localstack.py")]
+    subprocess.run([*stack, "stop", service], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [*stack, "start", service], check=True, stdout=subprocess.DEVNULL, env={**os.environ, **env}
+    )
+
+
+async def until(check, poll_s: float = 0.2) -> None:
+    """Polls an async check of another process's state until it holds."""
+    while not await check():  # noqa: ASYNC110 - the state lives in another process
+        await asyncio.sleep(poll_s)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class Bench:
+    def __init__(self, api: WeitaoClient, env: Env) -> None:
+        self.api = api
+        self.env = env
+        self.redis = connect(env.str("WEITAO_REDIS_URL"), env.bool("WEITAO_REDIS_CLUSTER"))
+        self.results: dict[str, Any] = {}
+
+    # ------------------------------------------------------------ world
+
+    async def consumers(self, count: int) -> list[str]:
+        ids: list[str] = []
+        for start in range(0, count, 2000):
+            batch = [
+                {"handle": f"bn{secrets.token_hex(7)}", "kind": "consumer", "display_name": "买家"}
+                for _ in range(min(2000, count - start))
+            ]
+            reply = await self.api.call(
+                "accounts",
+                "POST",
+                "/v1/admin/bulk/accounts",
+                as_=("bench", "staff"),
+                json={"accounts": batch},
+            )
+            ids += [a["id"] for a in reply.expect(201)["created"]]
+        return ids
+
+    async def follow(self, users: list[str], account_id: str) -> None:
+        for start in range(0, len(users), 2000):
+            pairs = [{"user_id": u, "account_id": account_id} for u in users[start : start + 2000]]
+            reply = await self.api.call(
+                "accounts",
+                "POST",
+                "/v1/admin/bulk/follows",
+                as_=("bench", "staff"),
+                json={"action": "follow", "pairs": pairs},
+            )
+            reply.expect(200)
+
+    async def seller(self, category: str = "women_fashion") -> str:
+        code = await self.api.create_invitation(max_uses=1)
+        account = await self.api.create_account(
+            f"bs{secrets.token_hex(7)}", "seller", category=category, invitation_code=code
+        )
+        return account["id"]
+
+    async def mark_active(self, users: list[str]) -> None:
+        for start in range(0, len(users), 10_000):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for user in users[start : start + 10_000]:
+                    pipe.set(seen_key(user), SEEN_READY, ex=6 * 3600)
+                await pipe.execute()
+
+    async def followers_known(self, account_id: str, count: int) -> None:
+
+        conn = await asyncpg.connect(self.env.str("WEITAO_POSTGRES_DSN"))
+        try:
+            await until(
+                lambda: conn.fetchval(
+                    "SELECT coalesce(max(followers), 0) >= $2 FROM fanout.account_modes "
+                    "WHERE account_id = $1",
+                    int(account_id),
+                    count,
+                )
+            )
+        finally:
+            await conn.close()
+
+    async def publish(self, account_id: str, text: str) -> tuple[dict, float]:
+        body = f"{text} {secrets.token_hex(16)}"
+        started = time.perf_counter()
+        post = await self.api.publish(account_id, text[:60], body)
+        return post, started
+
+    # ------------------------------------------------------------ phase 1: push rate
+
+    async def deliveries(self) -> float:
+        async with self.api.session.get(self.api.urls["fanout"] + "/metrics") as resp:
+            text = await resp.text()
+        return sum(
+            float(line.split()[-1])
+            for line in text.splitlines()
+            if line.startswith("fanout_deliveries_total")
+        )
+
+    async def _delivered(self, total: float) -> bool:
+        return await self.deliveries() >= total
+
+    async def fanout_rate(self, account_id: str, followers: int) -> float:
+        before = await self.deliveries()
+        _, started = await self.publish(account_id, "百万粉丝的新品")
+        await until(lambda: self._delivered(before + followers), poll_s=0.01)
+        return followers / (time.perf_counter() - started)
+
+    async def ceiling_script(self, users: list[str]) -> float:
+        """A bare loop running the same push script over the same keys: Redis's own rate."""
+        body = CROSS_SLOT + PROLOGUE + _PUSH
+        member = str(int(time.time() * 1000))
+        started = time.perf_counter()
+        for start in range(0, len(users), 10_000):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for batch in range(start, min(start + 10_000, len(users)), 1000):
+                    keys = [
+                        k
+                        for u in users[batch : batch + 1000]
+                        for k in (seen_key(u), feed_key(u), feed_key(u, "women_fashion"))
+                    ]
+                    pipe.eval(body, len(keys), *keys, member, 1, 800)
+                await pipe.execute()
+        elapsed = time.perf_counter() - started
+        await self.cleanup(users, member)
+        return len(users) / elapsed
+
+    async def ceiling_pipeline(self, users: list[str]) -> float:
+        """A bare loop of plain pipelined ZADD + trim per follower (no script)."""
+        member = str(int(time.time() * 1000) + 1)
+        started = time.perf_counter()
+        for start in range(0, len(users), 1000):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for user in users[start : start + 1000]:
+                    for key in (feed_key(user), feed_key(user, "women_fashion")):
+                        pipe.zadd(key, {member: 1})
+                        pipe.zremrangebyrank(key, 0, -801)
+                await pipe.execute()
+        elapsed = time.perf_counter() - started
+        await self.cleanup(users, member)
+        return len(users) / elapsed
+
+    async def cleanup(self, users: list[str], member: str) -> None:
+        for start in range(0, len(users), 10_000):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for user in users[start : start + 10_000]:
+                    pipe.zrem(feed_key(user), member)
+                    pipe.zrem(feed_key(user, "women_fashion"), member)
+                await pipe.execute()
+
+    # ------------------------------------------------------------ phase 2: visibility
+
+    async def visible_latency(self, account_id: str, readers: list[str]) -> list[float]:
+        samples = []
+        for n in range(LATENCY_POSTS):
+            post, started = await self.publish(account_id, f"上新第{n}波")
+            pending = set(readers)
+            while pending:
+                for reader in list(pending):
+                    page = await self.api.feed(reader, limit=5)
+                    if any(i["post"]["id"] == post["id"] for i in page["items"]):
+                        pending.discard(reader)
+                        samples.append((time.perf_counter() - started) * 1000)
+                if pending:
+                    await asyncio.sleep(0.005)
+        return samples
+
+    # ------------------------------------------------------------ phase 3: reads
+
+    async def load(
+        self, url: str, token: str, seconds: float, concurrency: int
+    ) -> dict[str, float]:
+        latencies: list[float] = []
+        errors = 0
+        deadline = time.perf_counter() + seconds
+        headers = {"Authorization": f"Bearer {token}"}
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                async with self.api.session.get(url, headers=headers) as resp:
+                    await resp.read()
+                    if resp.status != 200:
+                        errors += 1
+                latencies.append((time.perf_counter() - started) * 1000)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        return {
+            "rps": len(latencies) / elapsed,
+            "p50_ms": pct(latencies, 0.5),
+            "p99_ms": pct(latencies, 0.99),
+            "errors": errors,
+        }
+
+    # ------------------------------------------------------------ phase 4: memory
+
+    async def memory_per_entry(self) -> dict[str, float]:
+        key = feed_key(f"bench{secrets.token_hex(4)}")
+        base = 400_900_000_000_000_000
+        await self.redis.zadd(
+            key, {str(base + i * 4_194_304): 1_795_000_000_000 + i * 60_000 for i in range(800)}
+        )
+        usage = await self.redis.memory_usage(key)
+        await self.redis.delete(key)
+        info = await self.redis.info("memory")
+        return {
+            "feed_of_800_bytes": usage,
+            "bytes_per_entry": usage / 800,
+            "per_active_user_cap_bytes": 2 * usage,  # feed + its category feeds
+            "redis_used_memory_bytes": info["used_memory"],
+        }
+
+
+async def bare_read_server(env: Env, port: int) -> web.AppRunner:
+    """The ceiling for reads: an aiohttp handler doing the same Redis reads as a page."""
+    redis = connect(env.str("WEITAO_REDIS_URL"), env.bool("WEITAO_REDIS_CLUSTER"))
+
+    async def handler(request: web.Request) -> web.Response:
+        user = request.match_info["user"]
+        category = request.query.get("category")
+        keys = [seen_key(user), following_key(user), *all_feed_keys(user)]
+        _, flat = await redis.eval(_TOUCH, len(keys), *keys, 3600, 7200)
+        followed = [flat[i].decode() for i in range(0, len(flat), 2)]
+        pulled = request.app["pulled"]
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.zrange(
+                feed_key(user, category),
+                "+inf",
+                "-inf",
+                desc=True,
+                byscore=True,
+                offset=0,
+                num=100,
+                withscores=True,
+            )
+            for account in followed:
+                if account in pulled:
+                    pipe.zrange(
+                        timeline_key(account, category),
+                        "+inf",
+                        "-inf",
+                        desc=True,
+                        byscore=True,
+                        offset=0,
+                        num=100,
+                        withscores=True,
+                    )
+            ranges = await pipe.execute()
+        entries = sorted((e for r in ranges for e in r), key=lambda e: (e[1], e[0]), reverse=True)[
+            :25
+        ]
+        async with redis.pipeline(transaction=False) as pipe:
+            for member, _ in entries:
+                pipe.get(post_key(member.decode()))
+            posts = [orjson.loads(p) for p in await pipe.execute() if p and p != b"-"]
+        async with redis.pipeline(transaction=False) as pipe:
+            for account in sorted({p["account_id"] for p in posts}):
+                pipe.hget(account_key(account), "j")
+            await pipe.execute()
+        return web.Response(
+            body=orjson.dumps({"items": posts[:20]}), content_type="application/json"
+        )
+
+    app = web.Application()
+    app["pulled"] = {m.decode() for m in await redis.smembers("fanout:pull-accounts")}
+    app.router.add_get("/feed/{user}", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+async def main() -> None:
+    env = Env.from_os()
+    OUT.mkdir(exist_ok=True)
+    say("restarting fanout (no pull threshold) and publishing (no daily limit) for the bench")
+    restart("fanout", WEITAO_PULL_THRESHOLD="1000000000")
+    restart("publishing", WEITAO_DAILY_POST_LIMIT="100000")
+    connector = aiohttp.TCPConnector(limit=200)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        api = WeitaoClient(session, WeitaoClient.urls_from_env(env), env.str("WEITAO_JWT_SECRET"))
+        bench = Bench(api, env)
+        try:
+            await run(bench, env)
+        finally:
+            say("restoring fanout and publishing with the deployment's settings")
+            restart("fanout")
+            restart("publishing")
+            await bench.redis.aclose()
+
+
+async def run(bench: Bench, env: Env) -> None:
+    results = bench.results
+    say(f"building {USERS:,} consumers and accounts of 100 / 10,000 / 100,000 followers")
+    started = time.perf_counter()
+    users = await bench.consumers(USERS)
+    await bench.mark_active(users)
+    sizes = {100: await bench.seller(), 10_000: await bench.seller(), 100_000: await bench.seller()}
+    for size, account in sizes.items():
+        await bench.follow(users[:size], account)
+    for size, account in sizes.items():
+        await bench.followers_known(account, size)
+    results["world_build_s"] = round(time.perf_counter() - started, 1)
+
+    say("phase 1: deliveries/s of one fanout process vs. bare Redis loops")
+    rates, scripts, pipelines = [], [], []
+    for _ in range(RUNS):
+        rates.append(await bench.fanout_rate(sizes[100_000], 100_000))
+        scripts.append(await bench.ceiling_script(users))
+        pipelines.append(await bench.ceiling_pipeline(users))
+    results["fanout"] = {
+        "deliveries_per_s": statistics.median(rates),
+        "runs": rates,
+        "ceiling_script_loop_per_s": statistics.median(scripts),
+        "ceiling_pipeline_loop_per_s": statistics.median(pipelines),
+        "ratio_to_script_loop": statistics.median(rates) / statistics.median(scripts),
+        "ratio_to_pipeline_loop": statistics.median(rates) / statistics.median(pipelines),
+    }
+    say(f"  {results['fanout']}")
+
+    say("phase 2: publish -> visible through the API")
+    visible = {}
+    for size, account in sizes.items():
+        samples = await bench.visible_latency(account, [users[0], users[size - 1]])
+        visible[f"push_{size}"] = {
+            "p50_ms": pct(samples, 0.5),
+            "p99_ms": pct(samples, 0.99),
+            "samples": len(samples),
+        }
+        say(f"  {size:>7,} followers: {visible[f'push_{size}']}")
+
+    say("phase 3: feed reads; 5 pulled accounts (fanout restarted with threshold 1,000)")
+    restart("fanout", WEITAO_PULL_THRESHOLD="1000")
+    reader, newcomer = await bench.consumers(2)
+    await bench.mark_active([reader, newcomer])
+    pushed = [await bench.seller() for _ in range(20)]
+    pulled = [await bench.seller("beauty") for _ in range(5)]
+    for account in pushed + pulled:
+        await bench.follow([reader], account)
+    for account in pulled:
+        await bench.follow(users[-1200:], account)
+    await bench.follow([newcomer], sizes[100_000])  # a follow: the 100k account -> pull
+    for account in [*pulled, sizes[100_000]]:
+        await until(lambda a=account: bench.redis.sismember("fanout:pull-accounts", a))
+    samples = await bench.visible_latency(sizes[100_000], [users[0], users[50_000]])
+    visible["pull_100000"] = {
+        "p50_ms": pct(samples, 0.5),
+        "p99_ms": pct(samples, 0.99),
+        "samples": len(samples),
+    }
+    say(f"  pulled account: {visible['pull_100000']}")
+    results["publish_to_visible"] = visible
+    for account in pushed + pulled:
+        for n in range(5):
+            await bench.publish(account, f"读取测试{n}")
+    await asyncio.sleep(2)
+    await bench.api.feed(reader)
+    token = bench.api.token(reader, "user")
+    runner = await bare_read_server(env, 18999)
+    reads = {}
+    try:
+        for label, query in (("all", ""), ("category", "?category=beauty")):
+            ours, ceiling = [], []
+            for _ in range(RUNS):
+                ours.append(
+                    await bench.load(
+                        f"{bench.api.urls['feedread']}/v1/users/{reader}/feed{query}", token, 5, 16
+                    )
+                )
+                ceiling.append(
+                    await bench.load(f"http://127.0.0.1:18999/feed/{reader}{query}", token, 5, 16)
+                )
+            med = {k: statistics.median(r[k] for r in ours) for k in ("rps", "p50_ms", "p99_ms")}
+            cei = {k: statistics.median(r[k] for r in ceiling) for k in ("rps", "p50_ms", "p99_ms")}
+            reads[label] = {
+                "feedread": med,
+                "bare_handler": cei,
+                "ratio_rps": med["rps"] / cei["rps"],
+                "errors": sum(r["errors"] for r in ours),
+            }
+            say(f"  reads ({label}): {reads[label]}")
+    finally:
+        await runner.cleanup()
+    results["feed_read"] = reads
+
+    say("phase 4: Redis memory")
+    results["memory"] = await bench.memory_per_entry()
+    say(f"  {results['memory']}")
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+    (OUT / "fanout.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    write_doc(results)
+
+
+def write_doc(r: dict[str, Any]) -> None:
+    f, v, reads, m = r["fanout"], r["publish_to_visible"], r["feed_read"], r["memory"]
+    lines = [
+        BEGIN,
+        f"Command: `make bench-fanout` · machine: {r['machine']['cpus']} cores, "
+        f"{r['machine']['platform']}, Python {r['machine']['python']} · "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · medians of {RUNS} runs",
+        "",
+        "| write path (100,000-follower post, one fanout process) | per s | ratio |",
+        "|---|---|---|",
+        f"| fanout service, publish 201 -> last delivery | {f['deliveries_per_s']:,.0f} | |",
+        f"| ceiling: bare loop, same push script, same keys | "
+        f"{f['ceiling_script_loop_per_s']:,.0f} | **{f['ratio_to_script_loop']:.2f}** |",
+        f"| ceiling: bare loop, pipelined ZADD + trim | {f['ceiling_pipeline_loop_per_s']:,.0f} "
+        f"| {f['ratio_to_pipeline_loop']:.2f} |",
+        "",
+        "| publish -> visible (API to API) | p50 ms | p99 ms | samples |",
+        "|---|---|---|---|",
+        *(
+            f"| {k.replace('_', ' ')} followers | {x['p50_ms']:.0f} | {x['p99_ms']:.0f} | "
+            f"{x['samples']} |"
+            for k, x in v.items()
+        ),
+        "",
+        "| feed read, 20 pushed + 5 pulled accounts, 16 clients | req/s | p50 ms | p99 ms "
+        "| bare handler req/s | ratio |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {label} | {x['feedread']['rps']:,.0f} | {x['feedread']['p50_ms']:.1f} | "
+            f"{x['feedread']['p99_ms']:.1f} | {x['bare_handler']['rps']:,.0f} | "
+            f"**{x['ratio_rps']:.2f}** |"
+            for label, x in reads.items()
+        ),
+        "",
+        f"Redis memory: a full feed of 800 entries takes {m['feed_of_800_bytes']:,} bytes "
+        f"({m['bytes_per_entry']:.0f} bytes per entry); with its category feeds the cap "
+        f"costs about {m['per_active_user_cap_bytes'] / 1024:.0f} KiB per active user.",
+        END,
+    ]
+    text = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    DOC.write_text(head + "\n".join(lines) + tail)
+    say(f"wrote {DOC.relative_to(ROOT)} and bench-out/fanout.json")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

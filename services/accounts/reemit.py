@@ -1,0 +1,58 @@
+"""python -m services.accounts.reemit — re-publishes every account and active follow as
+events (through the outbox), so projections and feeds can be rebuilt from Postgres truth
+after a Redis wipe (`make rebuild-feeds`). Consumers are idempotent: what they already
+hold is left as it is."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.accounts.store import ACCOUNT_COLUMNS, SCHEMA, account_changed
+from shared import db, outbox
+from shared.config import Env
+from shared.events import FollowChanged
+from shared.timeutil import rfc3339
+
+BATCH = 5000
+
+
+async def main() -> None:
+    pool = await db.create_pool(Env.from_os().str("WEITAO_POSTGRES_DSN"), SCHEMA)
+    try:
+        async with pool.acquire() as conn:
+            accounts = await conn.fetch(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id")
+            for start in range(0, len(accounts), BATCH):
+                async with conn.transaction():
+                    await outbox.enqueue(
+                        conn,
+                        SCHEMA,
+                        *(account_changed(r, "snapshot") for r in accounts[start : start + BATCH]),
+                    )
+            follows = await conn.fetch(
+                "SELECT user_id, account_id, version, source, followed_at FROM follows "
+                "WHERE active ORDER BY account_id, user_id"
+            )
+            for start in range(0, len(follows), BATCH):
+                async with conn.transaction():
+                    await outbox.enqueue(
+                        conn,
+                        SCHEMA,
+                        *(
+                            FollowChanged(
+                                user_id=str(r["user_id"]),
+                                account_id=str(r["account_id"]),
+                                following=True,
+                                source=r["source"],
+                                version=r["version"],
+                                at=rfc3339(r["followed_at"]),
+                            )
+                            for r in follows[start : start + BATCH]
+                        ),
+                    )
+        print(f"[rebuild] re-emitted {len(accounts)} accounts and {len(follows)} follows")
+    finally:
+        await pool.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,50 @@
+"""python -m services.publishing.reemit — re-publishes every live post of the copy
+window as post.published (through the outbox), so timelines and feedread's post
+projection can be rebuilt from Postgres truth after a Redis wipe (`make rebuild-feeds`).
+Feeds then materialize as users read: each is merged from timelines, then rebuilt."""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.publishing.store import COPY_WINDOW, POST_COLUMNS, SCHEMA, post_view
+from shared import db, outbox
+from shared.config import Env
+from shared.events import PostPublished
+from shared.timeutil import epoch_ms, utcnow
+
+BATCH = 5000
+
+
+async def main() -> None:
+    pool = await db.create_pool(Env.from_os().str("WEITAO_POSTGRES_DSN"), SCHEMA)
+    try:
+        async with pool.acquire() as conn:
+            posts = await conn.fetch(
+                f"SELECT {POST_COLUMNS} FROM posts WHERE deleted_at IS NULL "
+                f"AND created_at > $1 ORDER BY id",
+                utcnow() - COPY_WINDOW,
+            )
+            for start in range(0, len(posts), BATCH):
+                async with conn.transaction():
+                    await outbox.enqueue(
+                        conn,
+                        SCHEMA,
+                        *(
+                            PostPublished(
+                                post_id=str(r["id"]),
+                                account_id=str(r["account_id"]),
+                                category=r["category"],
+                                published_ms=epoch_ms(r["created_at"]),
+                                post=post_view(r),
+                            )
+                            for r in posts[start : start + BATCH]
+                        ),
+                    )
+        print(f"[rebuild] re-emitted {len(posts)} posts")
+    finally:
+        await pool.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
