@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) deploy/localstack.py
 
 .PHONY: run test test-unit test-integration test-e2e stop logs status lint format venv \
-        rebuild-feeds bench-fanout clean
+        rebuild-feeds bench bench-fanout clean
 
 venv: $(VENV)/.installed
 
@@ -46,6 +46,12 @@ test-e2e: venv
 bench-fanout: venv
 	@$(STACK) up
 	@$(PY) bench/fanout.py
+
+## The load harness, standard scenario, 3 runs: report in bench-out/, medians in
+## docs/benchmarks.md. Point it elsewhere with WEITAO_<SERVICE>_URL and WEITAO_JWT_SECRET.
+bench: venv
+	@$(STACK) up
+	@$(PY) -m bench.harness --scenario standard --runs 3 --doc
 
 ## Rebuild every feed and projection from Postgres truth, via events (after a Redis wipe).
 rebuild-feeds: venv

@@ -66,8 +66,12 @@ async def test_an_account_crossing_the_pull_threshold_both_ways_loses_no_post(ap
         lambda: feed_ids(api, reader["id"]), lambda ids: len(ids) == 3, what="all three posts"
     )
     assert ids == [again["id"], pulled["id"], pushed["id"]]
-    feed = await redis.zrange(feed_key(reader["id"]), 0, -1)
-    assert {pulled["id"].encode(), again["id"].encode()} <= set(feed)  # copied on the way back
+    wanted = {pulled["id"].encode(), again["id"].encode()}  # copied back, and pushed
+    await eventually(
+        lambda: redis.zrange(feed_key(reader["id"]), 0, -1),
+        lambda feed: wanted <= set(feed),
+        what="materialized again",
+    )
 
 
 async def test_an_inactive_user_gets_no_pushes_yet_a_full_first_page_then_a_rebuilt_feed(

@@ -1,0 +1,346 @@
+"""The load-testing harness: point it at a running Weitao (the local stack, or any by
+WEITAO_<SERVICE>_URL and WEITAO_JWT_SECRET), build a seeded world, drive open-loop
+traffic at target rates, and report what the system held.
+
+    python -m bench.harness --scenario smoke          # < 1 minute, correctness only
+    python -m bench.harness --scenario standard --runs 3 --doc
+
+Open loop: each kind of request is launched on its own schedule, never waiting for the
+previous one, so a slow system sees its queue grow instead of the load shrinking.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+from bench import report
+from bench.world import World, WorldSpec, build
+from shared.client import WeitaoClient
+from shared.config import Env
+from shared.vocabulary import CATEGORIES
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_IN_FLIGHT = 400  # past this the harness records a drop instead of queuing forever
+VISIBLE_DEADLINE_S = 15.0
+ENGAGEMENT = ("impression", "view", "click", "share", "favorite")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    world: WorldSpec
+    duration_s: float
+    publishes_per_s: float
+    reads_per_s: float
+    follows_per_s: float
+    events_per_s: float  # engagement batches of 10
+    readers: int  # consumers who read (and so are active)
+
+
+SCENARIOS = {
+    "smoke": Scenario(
+        "smoke",
+        WorldSpec(consumers=400, operators=30, follows_max=20),
+        duration_s=20,
+        publishes_per_s=2,
+        reads_per_s=40,
+        follows_per_s=2,
+        events_per_s=2,
+        readers=200,
+    ),
+    "standard": Scenario(
+        "standard",
+        WorldSpec(consumers=20_000, operators=600, follows_max=60),
+        duration_s=60,
+        publishes_per_s=5,
+        reads_per_s=150,
+        follows_per_s=5,
+        events_per_s=10,
+        readers=5000,
+    ),
+}
+
+
+def bucket(followers: int) -> str:
+    for limit, name in ((100, "<100"), (1000, "100-1k"), (10_000, "1k-10k")):
+        if followers < limit:
+            return name
+    return ">=10k"
+
+
+@dataclass
+class Recorder:
+    started: float = field(default_factory=time.perf_counter)
+    latencies: dict[str, list[tuple[float, float]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )  # kind -> (t, ms)
+    statuses: Counter = field(default_factory=Counter)  # (kind, status)
+    visible: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    invisible: list[str] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    dropped: Counter = field(default_factory=Counter)
+
+    def record(self, kind: str, status: int, ms: float) -> None:
+        self.statuses[(kind, status)] += 1
+        self.latencies[kind].append((time.perf_counter() - self.started, ms))
+
+
+class Driver:
+    def __init__(
+        self, api: WeitaoClient, world: World, scenario: Scenario, rec: Recorder, seed: int
+    ) -> None:
+        self.api, self.world, self.scenario, self.rec = api, world, scenario, rec
+        self.rng = random.Random(seed)
+        self.readers = world.consumers[: scenario.readers]
+        self.in_flight = 0
+        self.quota_left = {op: 3 for op in world.operators}
+
+    async def timed(self, kind: str, coro) -> Any:
+        started = time.perf_counter()
+        reply = await coro
+        self.rec.record(kind, reply.status, (time.perf_counter() - started) * 1000)
+        return reply
+
+    async def open_loop(self, kind: str, rate: float, action) -> None:
+        if rate <= 0:
+            return
+        deadline = time.perf_counter() + self.scenario.duration_s
+        tasks = set()
+        n = 0
+        start = time.perf_counter()
+        while (due := start + n / rate) < deadline:
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            n += 1
+            if self.in_flight >= MAX_IN_FLIGHT:
+                self.rec.dropped[kind] += 1
+                continue
+            self.in_flight += 1
+            task = asyncio.create_task(action())
+            task.add_done_callback(lambda _: self._done())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _done(self) -> None:
+        self.in_flight -= 1
+
+    async def read(self) -> None:
+        user = self.rng.choice(self.readers)
+        params: dict[str, Any] = {}
+        if self.rng.random() < 0.2:
+            params["category"] = self.rng.choice(CATEGORIES)
+        reply = await self.timed(
+            "read",
+            self.api.call(
+                "feedread", "GET", f"/v1/users/{user}/feed", as_=(user, "user"), params=params
+            ),
+        )
+        if reply.status == 200 and reply.body["next_cursor"] and self.rng.random() < 0.3:
+            await self.timed(
+                "read_deep",
+                self.api.call(
+                    "feedread",
+                    "GET",
+                    f"/v1/users/{user}/feed",
+                    as_=(user, "user"),
+                    params={**params, "cursor": reply.body["next_cursor"]},
+                ),
+            )
+
+    async def publish(self) -> None:
+        candidates = [op for op, left in self.quota_left.items() if left > 0]
+        if not candidates:
+            self.rec.dropped["publish_quota"] += 1
+            return
+        weights = [self.world.follower_count(op) + 1 for op in candidates]
+        author = self.rng.choices(candidates, weights)[0]
+        self.quota_left[author] -= 1
+        text = " ".join(f"{self.rng.randrange(10**9):x}" for _ in range(6))
+        reply = await self.timed(
+            "publish",
+            self.api.call(
+                "publishing",
+                "POST",
+                f"/v1/accounts/{author}/posts",
+                as_=(author, "user"),
+                json={"kind": "article", "title": f"新品 {text[:20]}", "body": text},
+            ),
+        )
+        published = time.perf_counter()
+        followers = self.world.followers.get(author, [])
+        if reply.status != 201 or not followers:
+            return
+        reader = self.rng.choice(followers)
+        while time.perf_counter() - published < VISIBLE_DEADLINE_S:
+            page = await self.api.call(
+                "feedread", "GET", f"/v1/users/{reader}/feed", as_=(reader, "user")
+            )
+            if page.status == 200 and any(
+                i["post"]["id"] == reply.body["id"] for i in page.body["items"]
+            ):
+                self.rec.visible[bucket(len(followers))].append(
+                    (time.perf_counter() - published) * 1000
+                )
+                return
+            await asyncio.sleep(0.05)
+        self.rec.invisible.append(reply.body["id"])
+
+    async def follow(self) -> None:
+        user = self.rng.choice(self.world.consumers)
+        account = self.rng.choice(self.world.operators)
+        method = "PUT" if self.rng.random() < 0.7 else "DELETE"
+        await self.timed(
+            "follow",
+            self.api.call(
+                "accounts", method, f"/v1/users/{user}/following/{account}", as_=(user, "user")
+            ),
+        )
+
+    async def engage(self) -> None:
+        user = self.rng.choice(self.readers)
+        events = [
+            {
+                "type": self.rng.choice(ENGAGEMENT),
+                "user_id": user,
+                "account_id": self.rng.choice(self.world.operators),
+            }
+            for _ in range(10)
+        ]
+        await self.timed(
+            "events",
+            self.api.call(
+                "feedread", "POST", "/v1/events", as_=(user, "user"), json={"events": events}
+            ),
+        )
+
+    async def run(self) -> None:
+        s = self.scenario
+        await asyncio.gather(
+            self.open_loop("read", s.reads_per_s, self.read),
+            self.open_loop("publish", s.publishes_per_s, self.publish),
+            self.open_loop("follow", s.follows_per_s, self.follow),
+            self.open_loop("events", s.events_per_s, self.engage),
+        )
+
+
+async def sample_system(api: WeitaoClient, rec: Recorder, stop: asyncio.Event, env: Env) -> None:
+    """Once a second: rates, read latency, fan-out deliveries and lag, Redis memory."""
+    from bench.resources import Resources
+
+    resources = Resources(env)
+    try:
+        await _sample_until(api, rec, stop, resources)
+    finally:
+        await resources.close()
+
+
+async def _sample_until(
+    api: WeitaoClient, rec: Recorder, stop: asyncio.Event, resources: Any
+) -> None:
+    last_reads = 0
+    while not stop.is_set():
+        await asyncio.sleep(1.0)
+        now = time.perf_counter() - rec.started
+        reads = rec.latencies["read"]
+        recent = [ms for t, ms in reads if t > now - 1.0]
+        stats = await api.call("fanout", "GET", "/v1/admin/stats", as_=("harness", "staff"))
+        lag = (
+            sum(sum(p.values()) for p in stats.body["consumer_lag"].values())
+            if stats.status == 200
+            else None
+        )
+        point = {
+            "t": round(now, 1),
+            "reads_per_s": len(reads) - last_reads,
+            "read_p50_ms": statistics.median(recent) if recent else None,
+            "read_p99_ms": sorted(recent)[int(0.99 * (len(recent) - 1))] if recent else None,
+            "deliveries": stats.body.get("deliveries") if stats.status == 200 else None,
+            "fanout_lag": lag,
+            **await resources.sample(),
+        }
+        last_reads = len(reads)
+        rec.timeline.append(point)
+        print(
+            f"[harness] t={point['t']:>5}s reads/s={point['reads_per_s']:>4} "
+            f"p50={point['read_p50_ms'] or 0:6.1f}ms p99={point['read_p99_ms'] or 0:6.1f}ms "
+            f"lag={lag} deliveries={point['deliveries']}",
+            flush=True,
+        )
+
+
+async def run_scenario(
+    scenario: Scenario, env: Env, runs: int = 1, ceilings: bool = True
+) -> dict[str, Any]:
+    connector = aiohttp.TCPConnector(limit=MAX_IN_FLIGHT)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        api = WeitaoClient(session, WeitaoClient.urls_from_env(env), env.str("WEITAO_JWT_SECRET"))
+        started = time.perf_counter()
+        world = await build(api, scenario.world, say=lambda m: print(f"[harness] {m}"))
+        build_s = time.perf_counter() - started
+        print(f"[harness] world: {world.follows:,} follows in {build_s:.1f} s")
+        await asyncio.sleep(2)  # let the projections take in the world
+        results = []
+        for run in range(runs):
+            rec = Recorder()
+            stop = asyncio.Event()
+            sampler = asyncio.create_task(sample_system(api, rec, stop, env))
+            await Driver(api, world, scenario, rec, seed=scenario.world.seed + run).run()
+            stop.set()
+            await sampler
+            results.append(report.summarize(rec))
+        out = {
+            "scenario": asdict(scenario),
+            "world_build_s": build_s,
+            "world_follows": world.follows,
+            "runs": results,
+            "timeline": rec.timeline,
+            "raw_latencies": dict(rec.latencies),
+        }
+        if ceilings:
+            from bench.ceilings import measure
+
+            out["ceilings"] = await measure(api, env, world)
+        return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="smoke")
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--consumers", type=int, help="override the scenario's world")
+    parser.add_argument("--operators", type=int, help="override the scenario's world")
+    parser.add_argument("--duration", type=float, help="seconds per run")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-out")
+    parser.add_argument("--doc", action="store_true", help="refresh docs/benchmarks.md")
+    args = parser.parse_args()
+    scenario = SCENARIOS[args.scenario]
+    world = replace(
+        scenario.world,
+        **{k: v for k, v in (("consumers", args.consumers), ("operators", args.operators)) if v},
+    )
+    scenario = replace(scenario, world=world, duration_s=args.duration or scenario.duration_s)
+    result = asyncio.run(run_scenario(scenario, Env.from_os(), args.runs))
+    args.out.mkdir(exist_ok=True)
+    (args.out / f"harness-{args.scenario}.json").write_bytes(
+        orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    )
+    summary = report.write(result, args.out, args.scenario)
+    print(summary)
+    if args.doc:
+        report.update_doc(summary, ROOT / "docs" / "benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()
