@@ -25,9 +25,11 @@ import aiohttp
 import orjson
 
 from bench import report
+from bench.settle import settle
 from bench.world import World, WorldSpec, build
 from shared.client import WeitaoClient
 from shared.config import Env
+from shared.feedkeys import feed_key
 from shared.vocabulary import CATEGORIES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +61,8 @@ SCENARIOS = {
         events_per_s=2,
         readers=200,
     ),
+    # 20,000 consumers, ~650,000 Zipf follows: `make bench` takes about 8 minutes here;
+    # raise the world with --consumers/--operators for capacity tests.
     "standard": Scenario(
         "standard",
         WorldSpec(consumers=20_000, operators=600, follows_max=60),
@@ -98,13 +102,19 @@ class Recorder:
 
 class Driver:
     def __init__(
-        self, api: WeitaoClient, world: World, scenario: Scenario, rec: Recorder, seed: int
+        self,
+        api: WeitaoClient,
+        world: World,
+        scenario: Scenario,
+        rec: Recorder,
+        seed: int,
+        quota_left: dict[str, int],
     ) -> None:
         self.api, self.world, self.scenario, self.rec = api, world, scenario, rec
         self.rng = random.Random(seed)
         self.readers = world.consumers[: scenario.readers]
         self.in_flight = 0
-        self.quota_left = {op: 3 for op in world.operators}
+        self.quota_left = quota_left  # shared by the runs: the server's day is one day
 
     async def timed(self, kind: str, coro) -> Any:
         started = time.perf_counter()
@@ -280,6 +290,25 @@ async def _sample_until(
         )
 
 
+async def storage(env: Env, world: World) -> dict[str, Any]:
+    """Postgres and Kafka sizes, and Redis bytes per stored feed entry (sampled feeds)."""
+    from bench.resources import Resources
+
+    resources = Resources(env)
+    try:
+        sizes = await resources.sizes()
+        used, entries = 0, 0
+        for user in world.consumers[:200]:
+            count = await resources.redis.zcard(feed_key(user))
+            if count:
+                used += await resources.redis.memory_usage(feed_key(user)) or 0
+                entries += count
+        sizes["redis_bytes_per_feed_entry"] = used / entries if entries else None
+        return sizes
+    finally:
+        await resources.close()
+
+
 async def run_scenario(
     scenario: Scenario, env: Env, runs: int = 1, ceilings: bool = True
 ) -> dict[str, Any]:
@@ -290,24 +319,30 @@ async def run_scenario(
         world = await build(api, scenario.world, say=lambda m: print(f"[harness] {m}"))
         build_s = time.perf_counter() - started
         print(f"[harness] world: {world.follows:,} follows in {build_s:.1f} s")
-        await asyncio.sleep(2)  # let the projections take in the world
+        settled = await settle(
+            env.str("WEITAO_KAFKA_BOOTSTRAP"), say=lambda m: print(f"[harness] {m}")
+        )
+        print(f"[harness] projections settled {settled:.1f} s after the world was built")
         results = []
+        quota_left = {op: 3 for op in world.operators}
         for run in range(runs):
             rec = Recorder()
             stop = asyncio.Event()
             sampler = asyncio.create_task(sample_system(api, rec, stop, env))
-            await Driver(api, world, scenario, rec, seed=scenario.world.seed + run).run()
+            await Driver(api, world, scenario, rec, scenario.world.seed + run, quota_left).run()
             stop.set()
             await sampler
             results.append(report.summarize(rec))
         out = {
             "scenario": asdict(scenario),
             "world_build_s": build_s,
+            "settle_s": settled,
             "world_follows": world.follows,
             "runs": results,
             "timeline": rec.timeline,
             "raw_latencies": dict(rec.latencies),
         }
+        out["storage"] = await storage(env, world)
         if ceilings:
             from bench.ceilings import measure
 

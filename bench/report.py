@@ -71,7 +71,8 @@ def markdown(result: dict[str, Any], name: str) -> str:
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · medians of {len(runs)} runs · "
         f"world: {result['scenario']['world']['consumers']:,} consumers, "
         f"{result['scenario']['world']['operators']:,} operators, "
-        f"{result['world_follows']:,} follows built in {result['world_build_s']:.0f} s",
+        f"{result['world_follows']:,} follows built in {result['world_build_s']:.0f} s "
+        f"(consumers caught up {result['settle_s']:.0f} s later)",
         "",
         "| requests (open loop) | per s | p50 ms | p99 ms | p99.9 ms | 5xx |",
         "|---|---|---|---|---|---|",
@@ -98,6 +99,16 @@ def markdown(result: dict[str, Any], name: str) -> str:
         lines.append(f"| {b} | {f[0]:.0f} | {f[1]:.0f} | {f[2]:.0f} | {f[3]:.0f} | {f[4]:.0f} |")
     never = sum(len(r["never_visible"]) for r in runs)
     lines += ["", f"Sampled posts never visible within 15 s: {never}."]
+    storage = result.get("storage", {})
+    if storage:
+        per_entry = storage.get("redis_bytes_per_feed_entry")
+        lines.append(
+            f"Storage after the runs: Postgres {storage.get('postgres_mb', '?')} MB, Kafka "
+            f"{storage.get('kafka_mb', '?')} MB, Redis "
+            f"{per_entry:.0f} bytes per stored feed entry (sampled feeds)."
+            if per_entry
+            else f"Storage after the runs: {storage}."
+        )
     if c:
         lines += [
             "",

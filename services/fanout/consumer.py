@@ -56,18 +56,18 @@ class FanoutHandlers:
         self.delivered = 0  # the same count, for /v1/admin/stats
 
     def table(self) -> dict[type[Contract], EventHandler]:
-        """Handlers of the main consumer group (accounts, follows, posts, feed requests)."""
+        """Handlers of the main consumer group (accounts, follows, posts)."""
         return {
             PostPublished: self.on_post_published,
             PostDeleted: self.on_post_deleted,
             FollowChanged: Batch(self.on_follows_changed),
             AccountChanged: Batch(self.on_accounts_changed),
-            FeedRebuildRequested: self.on_rebuild_requested,
         }
 
     def work_table(self) -> dict[type[Contract], EventHandler]:
-        """Handlers of the work-topic consumer group."""
-        return {FanoutChunk: self.on_chunk}
+        """Handlers of the work consumer group: big fan-outs' chunks and feed rebuilds, so
+        that neither (a storm of returning users, say) delays the posts of the events loop."""
+        return {FanoutChunk: self.on_chunk, FeedRebuildRequested: self.on_rebuild_requested}
 
     def _count(self, written: int) -> None:
         self._deliveries.inc(written)

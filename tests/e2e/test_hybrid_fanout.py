@@ -70,6 +70,7 @@ async def test_an_account_crossing_the_pull_threshold_both_ways_loses_no_post(ap
     await eventually(
         lambda: redis.zrange(feed_key(reader["id"]), 0, -1),
         lambda feed: wanted <= set(feed),
+        timeout_s=60,  # the copy back reaches every follower: many, on a big threshold
         what="materialized again",
     )
 

@@ -1,0 +1,43 @@
+"""Waits until Weitao's consumer groups have taken in everything on their topics, so a
+run starts on a settled world (a bulk import leaves hundreds of thousands of events)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+
+GROUPS = ("publishing", "fanout", "feedread")
+
+
+async def lag(bootstrap: str, groups: tuple[str, ...] = GROUPS) -> dict[str, int]:
+    """Unconsumed records per consumer group (committed offsets vs. log ends)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    await probe.start()
+    try:
+        result = {}
+        for group in groups:
+            committed = await admin.list_consumer_group_offsets(group)
+            ends = await probe.end_offsets(list(committed)) if committed else {}
+            result[group] = sum(max(0, ends[tp] - meta.offset) for tp, meta in committed.items())
+        return result
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
+async def settle(bootstrap: str, timeout_s: float = 600, say=print) -> float:
+    """Returns the seconds it took for every group's lag to reach zero."""
+    started = time.monotonic()
+    while True:
+        current = await lag(bootstrap)
+        if not any(current.values()):
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout_s:
+            raise TimeoutError(f"consumers still behind after {timeout_s:.0f} s: {current}")
+        say(f"waiting for consumers to take in the world: lag {current}")
+        await asyncio.sleep(2)
