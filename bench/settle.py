@@ -9,10 +9,18 @@ import time
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-GROUPS = ("publishing", "fanout", "feedread")
+from shared import topics
+
+# The topics each group consumes now (a group keeps offsets of topics it once read).
+GROUPS = {
+    "publishing": (topics.ACCOUNTS,),
+    "fanout": (topics.ACCOUNTS, topics.FOLLOWS, topics.POSTS),
+    "fanout-work": (topics.FANOUT_WORK, topics.FEED_REQUESTS),
+    "feedread": (topics.ACCOUNTS, topics.FOLLOWS, topics.POSTS),
+}
 
 
-async def lag(bootstrap: str, groups: tuple[str, ...] = GROUPS) -> dict[str, int]:
+async def lag(bootstrap: str) -> dict[str, int]:
     """Unconsumed records per consumer group (committed offsets vs. log ends)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
@@ -20,8 +28,13 @@ async def lag(bootstrap: str, groups: tuple[str, ...] = GROUPS) -> dict[str, int
     await probe.start()
     try:
         result = {}
-        for group in groups:
-            committed = await admin.list_consumer_group_offsets(group)
+        for group, consumed in GROUPS.items():
+            names = {t.name for t in consumed}
+            committed = {
+                tp: meta
+                for tp, meta in (await admin.list_consumer_group_offsets(group)).items()
+                if tp.topic in names
+            }
             ends = await probe.end_offsets(list(committed)) if committed else {}
             result[group] = sum(max(0, ends[tp] - meta.offset) for tp, meta in committed.items())
         return result
