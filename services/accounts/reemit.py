@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import asyncio
 
-from services.accounts.store import ACCOUNT_COLUMNS, SCHEMA, account_changed
+from services.accounts.store import ACCOUNT_COLUMNS, SCHEMA, account_changed, follow_changed
 from shared import db, outbox
 from shared.config import Env
-from shared.events import FollowChanged
-from shared.timeutil import rfc3339
 
 BATCH = 5000
 
@@ -38,14 +36,7 @@ async def main() -> None:
                         conn,
                         SCHEMA,
                         *(
-                            FollowChanged(
-                                user_id=str(r["user_id"]),
-                                account_id=str(r["account_id"]),
-                                following=True,
-                                source=r["source"],
-                                version=r["version"],
-                                at=rfc3339(r["followed_at"]),
-                            )
+                            follow_changed(r, True, r["followed_at"])
                             for r in follows[start : start + BATCH]
                         ),
                     )

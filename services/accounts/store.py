@@ -75,6 +75,18 @@ class Outcome:
             raise self.refused[0][1]
 
 
+def follow_changed(row: asyncpg.Record, following: bool, at: datetime) -> FollowChanged:
+    """The event of a follow row (user_id, account_id, version, source) changed at `at`."""
+    return FollowChanged(
+        user_id=str(row["user_id"]),
+        account_id=str(row["account_id"]),
+        following=following,
+        source=row["source"],
+        version=row["version"],
+        at=rfc3339(at),
+    )
+
+
 class AccountStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -253,17 +265,7 @@ class AccountStore:
             await outbox.enqueue(
                 conn,
                 SCHEMA,
-                *(
-                    FollowChanged(
-                        user_id=str(r["user_id"]),
-                        account_id=str(r["account_id"]),
-                        following=following,
-                        source=r["source"],
-                        version=r["version"],
-                        at=rfc3339(now),
-                    )
-                    for r in changed
-                ),
+                *(follow_changed(r, following, now) for r in changed),
             )
             outcome.changed = len(changed)
             return outcome
