@@ -34,6 +34,8 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from services.fanout.domain import DEFAULT_CHUNK as CHUNK  # noqa: E402
+from services.fanout.domain import PUSH_BATCH  # noqa: E402
 from services.fanout.store import _PUSH  # noqa: E402
 from services.feedread.store import _TOUCH  # noqa: E402
 from shared.client import WeitaoClient  # noqa: E402
@@ -175,19 +177,15 @@ class Bench:
         return followers / (time.perf_counter() - started)
 
     async def ceiling_script(self, users: list[str]) -> float:
-        """A bare loop running the same push script over the same keys: Redis's own rate."""
+        """A bare loop running the same push script over the same users: Redis's own rate."""
         body = CROSS_SLOT + PROLOGUE + _PUSH
         member = str(int(time.time() * 1000))
         started = time.perf_counter()
-        for start in range(0, len(users), 10_000):
+        for start in range(0, len(users), CHUNK):
             async with self.redis.pipeline(transaction=False) as pipe:
-                for batch in range(start, min(start + 10_000, len(users)), 1000):
-                    keys = [
-                        k
-                        for u in users[batch : batch + 1000]
-                        for k in (seen_key(u), feed_key(u), feed_key(u, "women_fashion"))
-                    ]
-                    pipe.eval(body, len(keys), *keys, member, 1, 800)
+                for batch in range(start, min(start + CHUNK, len(users)), PUSH_BATCH):
+                    ids = ",".join(users[batch : batch + PUSH_BATCH])
+                    pipe.eval(body, 0, member, 1, 800, "women_fashion", ids)
                 await pipe.execute()
         elapsed = time.perf_counter() - started
         await self.cleanup(users, member)

@@ -11,6 +11,8 @@ keys only as this module documents them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from shared.vocabulary import CATEGORIES
 
 # Feeds keep the newest FEED_CAP posts by default (WEITAO_FEED_CAP): at 3 posts a day per
@@ -64,3 +66,9 @@ def account_key(account_id: int | str) -> str:
 def post_key(post_id: int | str) -> str:
     """String: feedread's projection of a post (JSON), or a tombstone once deleted."""
     return f"post:{{p{post_id}}}"
+
+
+def lua_key(key_fn: Callable[..., str], *lua_vars: str) -> str:
+    """A Lua expression for `key_fn`'s key with Lua variables in place of its arguments:
+    scripts build many users' keys from their ids, and the names stay in this module."""
+    return "'" + key_fn(*(f"' .. {var} .. '" for var in lua_vars)) + "'"

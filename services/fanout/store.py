@@ -14,66 +14,83 @@ from shared.events import AccountChanged, FollowChanged, newest_per_entity
 from shared.feedkeys import (
     PULL_ACCOUNTS,
     SEEN_READY,
-    all_feed_keys,
     feed_key,
+    lua_key,
     seen_key,
     timeline_key,
 )
 from shared.redisx import AnyRedis, eval_over_users
 from shared.vocabulary import CATEGORIES
 
-# Scripts read keys as K and arguments as A (shared.redisx.PROLOGUE).
+# Scripts over users (shared.redisx.PROLOGUE) build each user's keys with these.
+_USER_KEYS = f"""
+local function seen_key(u) return {lua_key(seen_key, "u")} end
+local function feed_key(u) return {lua_key(feed_key, "u")} end
+local function category_feed_key(u, c) return {lua_key(feed_key, "u", "c")} end
+local function add_capped(key, score, member, cap)
+  if redis.call('ZADD', key, score, member) == 1 and redis.call('ZCARD', key) > cap then
+    redis.call('ZREMRANGEBYRANK', key, 0, -cap - 1)
+  end
+end
+"""
 
-# One post into many active users' feeds and category feeds, each trimmed to the cap.
-# KEYS: per user (seen, feed, category feed); ARGV: post id, score, cap. Re-adding the
-# same member with the same score changes nothing, so redelivered events are harmless.
-_PUSH = """
-local cap = tonumber(A[3])
+# One post into active users' feeds and category feeds, each trimmed to the cap.
+# ARGV: post id, score, cap, category. Re-adding the same member with the same score
+# changes nothing, so redelivered events are harmless.
+_PUSH = (
+    _USER_KEYS
+    + """
+local post, score, cap, category = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local delivered = 0
-for i = 1, #K, 3 do
-  if redis.call('EXISTS', K[i]) == 1 then
-    for j = i + 1, i + 2 do
-      if redis.call('ZADD', K[j], A[2], A[1]) == 1
-         and redis.call('ZCARD', K[j]) > cap then
-        redis.call('ZREMRANGEBYRANK', K[j], 0, -cap - 1)
-      end
-    end
+for u in each_user() do
+  if redis.call('EXISTS', seen_key(u)) == 1 then
+    add_capped(feed_key(u), score, post, cap)
+    add_capped(category_feed_key(u, category), score, post, cap)
     delivered = delivered + 1
   end
 end
 return delivered
 """
+)
 
-# Many posts into users' feeds: KEYS per user (seen, feed, one feed per category in
-# CATEGORIES order); ARGV: cap, only_active (1|0), then (post id, score, category index).
-_ADD_MANY = """
-local per_user = 2 + tonumber(A[3])
-local cap = tonumber(A[1])
+# Many posts into users' feeds. ARGV: cap, only_active (1|0), then per post: id, score,
+# category.
+_ADD_MANY = (
+    _USER_KEYS
+    + """
+local cap = tonumber(ARGV[1])
 local touched = 0
-for i = 1, #K, per_user do
-  if A[2] == '0' or redis.call('EXISTS', K[i]) == 1 then
-    for e = 4, #A, 3 do
-      local keys = {K[i + 1], K[i + 1 + tonumber(A[e + 2])]}
-      for _, key in ipairs(keys) do
-        redis.call('ZADD', key, A[e + 1], A[e])
-        if redis.call('ZCARD', key) > cap then
-          redis.call('ZREMRANGEBYRANK', key, 0, -cap - 1)
-        end
-      end
+for u in each_user() do
+  if ARGV[2] == '0' or redis.call('EXISTS', seen_key(u)) == 1 then
+    local feed = feed_key(u)
+    for e = 3, #ARGV - 3, 3 do
+      add_capped(feed, ARGV[e + 1], ARGV[e], cap)
+      add_capped(category_feed_key(u, ARGV[e + 2]), ARGV[e + 1], ARGV[e], cap)
     end
     touched = touched + 1
   end
 end
 return touched
 """
+)
 
-# Posts out of users' feeds: KEYS per user (feed, its category feeds); ARGV: post ids.
-_REMOVE = """
-for _, key in ipairs(K) do
-  redis.call('ZREM', key, unpack(A))
+# Posts out of users' feeds and category feeds. ARGV: how many categories, the
+# categories, then the post ids.
+_REMOVE = (
+    _USER_KEYS
+    + """
+local n = tonumber(ARGV[1])
+local categories = {unpack(ARGV, 2, n + 1)}
+local posts = {unpack(ARGV, n + 2, #ARGV - 1)}
+for u in each_user() do
+  redis.call('ZREM', feed_key(u), unpack(posts))
+  for _, c in ipairs(categories) do
+    redis.call('ZREM', category_feed_key(u, c), unpack(posts))
+  end
 end
-return #K
+return 0
 """
+)
 
 
 @dataclass(frozen=True)
@@ -294,10 +311,8 @@ class FanoutStore:
 
     async def push(self, post_id: int, category: str, score: int, users: Sequence[int]) -> int:
         """Adds one post to the feeds of those users who are active; returns how many."""
-        groups = [(seen_key(u), feed_key(u), feed_key(u, category)) for u in users]
-        return await eval_over_users(
-            self.redis, _PUSH, groups, [str(post_id), score, self.feed_cap], PUSH_BATCH
-        )
+        args = [str(post_id), score, self.feed_cap, category]
+        return await eval_over_users(self.redis, _PUSH, users, args, PUSH_BATCH, seen_key)
 
     async def add_entries(
         self, users: Sequence[int], entries: Sequence[Entry], only_active: bool
@@ -307,22 +322,20 @@ class FanoutStore:
             return 0
         newest = merge_newest([(e.post_id, e.score) for e in entries], self.feed_cap)
         category = {e.post_id: e.category for e in entries}
-        args: list[str | int] = [self.feed_cap, 1 if only_active else 0, len(CATEGORIES)]
+        args: list[str | int] = [self.feed_cap, 1 if only_active else 0]
         for member, score in newest:
-            args += [member.decode(), int(score), 1 + CATEGORIES.index(category[member])]
-        groups = [[seen_key(u), *all_feed_keys(u)] for u in users]
+            args += [member.decode(), int(score), category[member]]
         # Many entries per user: fewer users per call keeps each call short.
-        return await eval_over_users(
-            self.redis, _ADD_MANY, groups, args, max(1, PUSH_BATCH // max(1, len(newest)))
-        )
+        per_call = max(1, PUSH_BATCH // len(newest))
+        return await eval_over_users(self.redis, _ADD_MANY, users, args, per_call, seen_key)
 
     async def remove(self, users: Sequence[int], entries: Sequence[Entry]) -> None:
         """Takes posts out of users' feeds and category feeds."""
         if not entries or not users:
             return
         categories = sorted({e.category for e in entries})
-        groups = [[feed_key(u)] + [feed_key(u, c) for c in categories] for u in users]
-        await eval_over_users(self.redis, _REMOVE, groups, [e.post_id for e in entries], PUSH_BATCH)
+        args = [len(categories), *categories, *(e.post_id for e in entries)]
+        await eval_over_users(self.redis, _REMOVE, users, args, PUSH_BATCH, seen_key)
 
     async def mark_feed_ready(self, user_id: int) -> None:
         """Tells feedread the materialized feed is complete (keeps the marker's expiry)."""

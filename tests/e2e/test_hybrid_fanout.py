@@ -3,7 +3,14 @@ accounts and the switch between them, inactive users, category feeds, removals."
 
 from __future__ import annotations
 
-from shared.feedkeys import PULL_ACCOUNTS, SEEN_READY, feed_key, seen_key, timeline_key
+from shared.feedkeys import (
+    PULL_ACCOUNTS,
+    SEEN_READY,
+    feed_key,
+    post_key,
+    seen_key,
+    timeline_key,
+)
 from tests.support import (
     bulk_consumers,
     bulk_follow,
@@ -18,10 +25,17 @@ from tests.support import (
 
 
 async def in_timeline(redis, account: dict, post: dict) -> None:
+    """The post is in the account's timeline (fanout) and feedread can show it (its
+    projection of the post, which the two services build from the event independently)."""
     await eventually(
         lambda: redis.zscore(timeline_key(account["id"]), post["id"]),
         lambda score: score is not None,
         what="post in the account timeline",
+    )
+    await eventually(
+        lambda: redis.exists(post_key(post["id"])),
+        lambda found: found == 1,
+        what="post known to feedread",
     )
 
 
