@@ -88,6 +88,11 @@ class ConsumerLoop:
 
     Events of a type with no handler (or of a version this code does not know) are
     acknowledged and skipped: topics carry events for several consumers.
+
+    With `partitions_at_once` > 1, that many partitions are handled concurrently, each
+    still in order, in runs of up to `max_records`: for work items whose handlers wait on
+    I/O, one item's database read overlaps another's Redis writes, and a finished run
+    makes room for the next at once rather than when the slowest of its poll is done.
     """
 
     bootstrap: str
@@ -95,6 +100,7 @@ class ConsumerLoop:
     handlers: dict[type[Contract], EventHandler]
     registry: CollectorRegistry
     max_records: int = 500
+    partitions_at_once: int = 1
     consumer: AIOKafkaConsumer | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -115,13 +121,65 @@ class ConsumerLoop:
         )
         await start_with_retry(self.consumer, self.group)
         try:
-            while True:
-                batches = await self.consumer.getmany(timeout_ms=1000, max_records=self.max_records)
-                for tp, records in batches.items():
-                    await self.handle_all(r.value for r in records)
-                    await self._commit(tp, records[-1].offset + 1)
+            if self.partitions_at_once > 1:
+                await self._consume_concurrently(self.consumer)
+            else:
+                await self._consume_in_order(self.consumer)
         finally:
             await self.consumer.stop()
+
+    async def _consume_in_order(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=self.max_records)
+            for tp, records in batches.items():
+                await self._handle_partition(tp, records)
+
+    async def _consume_concurrently(self, consumer: AIOKafkaConsumer) -> None:
+        """One run of records per partition at a time, which keeps each partition's order.
+        Records wait in the consumer's own buffers; only partitions with nothing in
+        flight are asked for their next run."""
+        busy: dict[TopicPartition, asyncio.Task[None]] = {}
+
+        def start(fetched: dict[TopicPartition, list[Any]]) -> None:
+            for tp, records in fetched.items():
+                busy[tp] = asyncio.create_task(self._handle_partition(tp, records))
+
+        def idle() -> list[TopicPartition]:
+            return [tp for tp in consumer.assignment() if tp not in busy]
+
+        try:
+            while True:
+                # What is already fetched for idle partitions starts at once ...
+                while len(busy) < self.partitions_at_once and idle():
+                    fetched = await consumer.getmany(
+                        *idle(), timeout_ms=0, max_records=self.max_records
+                    )
+                    if not fetched:
+                        break
+                    start(fetched)
+                # ... then wait for a handler to finish or the next record to arrive.
+                fetch = None
+                if len(busy) < self.partitions_at_once and (idle() or not busy):
+                    fetch = asyncio.create_task(
+                        consumer.getmany(*idle(), timeout_ms=1000, max_records=self.max_records)
+                    )
+                waiting = [*busy.values(), *([fetch] if fetch else [])]
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if fetch in done:
+                    start(fetch.result())
+                elif fetch is not None:
+                    fetch.cancel()  # nothing is taken from the buffers until it returns
+                for tp, task in list(busy.items()):
+                    if task.done():
+                        del busy[tp]
+                        task.result()  # a failure (not a handler's: those retry) stops the loop
+        finally:
+            for task in busy.values():
+                task.cancel()
+
+    async def _handle_partition(self, tp: TopicPartition, records: list[Any]) -> None:
+        await self.handle_all(r.value for r in records)
+        await self._commit(tp, records[-1].offset + 1)
 
     async def handle_all(self, raws: Iterable[bytes | None]) -> None:
         """Handles raw records in order, each to completion. Consecutive events of a type

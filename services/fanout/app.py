@@ -38,8 +38,15 @@ def create_app(config: FanoutConfig) -> web.Application:
         app[api.HANDLERS] = handlers
         app[api.CONSUMERS] = [
             ConsumerLoop(bootstrap, consumer.GROUP, handlers.table(), app[METRICS]),
+            # Chunks of every partition at once: one's follower read overlaps another's
+            # Redis writes. Runs of 4 bound what a crash makes redo.
             ConsumerLoop(
-                bootstrap, consumer.WORK_GROUP, handlers.work_table(), app[METRICS], max_records=4
+                bootstrap,
+                consumer.WORK_GROUP,
+                handlers.work_table(),
+                app[METRICS],
+                max_records=4,
+                partitions_at_once=config.work_concurrency,
             ),
         ]
         yield

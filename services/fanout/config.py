@@ -16,6 +16,7 @@ class FanoutConfig:
     # chosen from `make bench-fanout` (docs/benchmarks.md, "Choosing the pull threshold").
     pull_threshold: int
     chunk_size: int  # followers per work-topic message
+    work_concurrency: int  # work-topic partitions one process handles at once
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> FanoutConfig:
@@ -26,4 +27,5 @@ class FanoutConfig:
             feed_cap=env.int("WEITAO_FEED_CAP"),
             pull_threshold=env.int("WEITAO_PULL_THRESHOLD"),
             chunk_size=env.int("WEITAO_FANOUT_CHUNK"),
+            work_concurrency=env.int("WEITAO_FANOUT_WORK_CONCURRENCY"),
         )
