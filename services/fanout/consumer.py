@@ -17,7 +17,7 @@ import logging
 from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry, Counter
 
-from services.fanout.domain import BACKFILL_POSTS, ChunkBounds, chunk_bounds, mode_change
+from services.fanout.domain import BACKFILL_POSTS, ChunkBounds, mode_change
 from services.fanout.store import Entry, FanoutStore
 from shared.events import (
     AccountChanged,
@@ -89,24 +89,30 @@ class FanoutHandlers:
                     await self.store.push(post_id, event.category, event.published_ms, users)
                 )
             return
-        # A big fan-out: plan chunks; the work topic spreads them over every process.
-        boundaries = await self.store.chunk_boundaries(account_id, self.chunk_size)
+        # A big fan-out: chunks on the work topic, which spreads them over every process.
+        # Each is sent as soon as its end is found, so the first is worked on while the
+        # rest are planned; the last is open, so followers who arrive meanwhile get it.
         sent = []
-        for number, bounds in enumerate(chunk_bounds(boundaries)):
+        after, number = -1, 0
+        while True:
+            through = await self.store.chunk_end(account_id, after, self.chunk_size)
             chunk = FanoutChunk(
                 post_id=event.post_id,
                 account_id=event.account_id,
                 category=event.category,
                 published_ms=event.published_ms,
                 chunk=number,
-                after_user=bounds.after_user,
-                through_user=bounds.through_user,
+                after_user=after,
+                through_user=through,
             )
             sent.append(
                 await self.producer.send(
                     chunk.TOPIC.name, value=chunk.envelope().encode(), key=chunk.key().encode()
                 )
             )
+            if through is None:
+                break
+            after, number = through, number + 1
         for delivery in sent:
             await delivery  # acknowledged before this event's offset is committed
 

@@ -43,16 +43,6 @@ class ChunkBounds:
     through_user: int | None
 
 
-def chunk_bounds(boundaries: Sequence[int]) -> list[ChunkBounds]:
-    """Chunks from the user id that ends each full chunk (in order); the last is open,
-    so followers who arrive while the chunks are worked on are not left out."""
-    starts = [-1, *boundaries]
-    return [
-        ChunkBounds(after, through)
-        for after, through in zip(starts, [*boundaries, None], strict=True)
-    ]
-
-
 def merge_newest(entries: Sequence[tuple[bytes, float]], cap: int) -> list[tuple[bytes, float]]:
     """The `cap` newest distinct (post id, score) entries, newest first (a rebuilt feed)."""
     best: dict[bytes, float] = {}

@@ -27,9 +27,15 @@ _USER_KEYS = f"""
 local function seen_key(u) return {lua_key(seen_key, "u")} end
 local function feed_key(u) return {lua_key(feed_key, "u")} end
 local function category_feed_key(u, c) return {lua_key(feed_key, "u", "c")} end
-local function add_capped(key, score, member, cap)
-  if redis.call('ZADD', key, score, member) == 1 and redis.call('ZCARD', key) > cap then
-    redis.call('ZREMRANGEBYRANK', key, 0, -cap - 1)
+-- Adds a post to a user's feed and to one of its category feeds, each kept to the cap.
+-- A category feed holds a subset of what went into its feed, so it can only outgrow the
+-- cap once the feed is full: one trim call per feed, and the category trim only then.
+local function add_to_feeds(feed, category_feed, score, post, cap)
+  local full = redis.call('ZADD', feed, score, post) == 1
+    and redis.call('ZREMRANGEBYRANK', feed, 0, -cap - 1) > 0
+  redis.call('ZADD', category_feed, score, post)
+  if full then
+    redis.call('ZREMRANGEBYRANK', category_feed, 0, -cap - 1)
   end
 end
 """
@@ -44,8 +50,7 @@ local post, score, cap, category = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local delivered = 0
 for u in each_user() do
   if redis.call('EXISTS', seen_key(u)) == 1 then
-    add_capped(feed_key(u), score, post, cap)
-    add_capped(category_feed_key(u, category), score, post, cap)
+    add_to_feeds(feed_key(u), category_feed_key(u, category), score, post, cap)
     delivered = delivered + 1
   end
 end
@@ -64,8 +69,7 @@ for u in each_user() do
   if ARGV[2] == '0' or redis.call('EXISTS', seen_key(u)) == 1 then
     local feed = feed_key(u)
     for e = 3, #ARGV - 3, 3 do
-      add_capped(feed, ARGV[e + 1], ARGV[e], cap)
-      add_capped(category_feed_key(u, ARGV[e + 2]), ARGV[e + 1], ARGV[e], cap)
+      add_to_feeds(feed, category_feed_key(u, ARGV[e + 2]), ARGV[e + 1], ARGV[e], cap)
     end
     touched = touched + 1
   end
@@ -224,15 +228,16 @@ class FanoutStore:
         if current - truth:
             await self.redis.srem(PULL_ACCOUNTS, *(current - truth))
 
-    async def chunk_boundaries(self, account_id: int, size: int) -> list[int]:
-        """The user id ending each full chunk of `size` followers, in id order."""
-        rows = await self.pool.fetch(
-            "SELECT user_id FROM (SELECT user_id, row_number() OVER (ORDER BY user_id) AS n "
-            "FROM follows WHERE account_id = $1 AND active) f WHERE n % $2 = 0 ORDER BY user_id",
+    async def chunk_end(self, account_id: int, after_user: int, size: int) -> int | None:
+        """The user id ending the chunk of `size` followers after `after_user` (in id
+        order), or None when fewer remain. One index range scan of `size` entries."""
+        return await self.pool.fetchval(
+            "SELECT user_id FROM follows WHERE account_id = $1 AND active AND user_id > $2 "
+            "ORDER BY user_id OFFSET $3 LIMIT 1",
             account_id,
-            size,
+            after_user,
+            size - 1,
         )
-        return [r["user_id"] for r in rows]
 
     async def followers_in(
         self, account_id: int, bounds: ChunkBounds, limit: int | None = None

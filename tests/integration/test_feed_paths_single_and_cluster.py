@@ -98,6 +98,18 @@ async def test_a_push_reaches_every_active_follower_across_the_nodes(feed_redis)
         else:
             assert feed == [] and category_size == 0
 
+    # Three posts of another category: the feed keeps its newest 5, each category feed
+    # its own newest 5.
+    others = [ids.next_id() for _ in range(3)]
+    for offset, post_id in enumerate(others, start=len(posts)):
+        await store.push(post_id, "home", BASE_MS + offset, active)
+    user = active[0]
+    assert await feed_redis.zrange(feed_key(user), 0, -1, desc=True) == [
+        str(p).encode() for p in [*reversed(others), posts[-1], posts[-2]]
+    ]
+    assert await feed_redis.zrange(feed_key(user, "beauty"), 0, -1) == expected[::-1]
+    assert await feed_redis.zcard(feed_key(user, "home")) == 3
+
     gone = await store.timeline(0, 1)  # an empty timeline reads as nothing
     assert gone == []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.fanout.domain import ChunkBounds, chunk_bounds, merge_newest, mode_change
+from services.fanout.domain import merge_newest, mode_change
 from services.feedread.domain import Position, comes_after, visible
 from shared.errors import ApiError
 from shared.pagination import decode_cursor, encode_cursor, parse_limit
@@ -50,15 +50,6 @@ def test_a_feed_entry_is_shown_only_when_post_author_follow_and_category_allow(
     post, account, version, category, shown
 ):
     assert visible(post, account, version, category) is shown
-
-
-def test_chunks_cover_every_follower_once_and_the_last_is_open():
-    assert chunk_bounds([5000, 10000]) == [
-        ChunkBounds(-1, 5000),
-        ChunkBounds(5000, 10000),
-        ChunkBounds(10000, None),
-    ]
-    assert chunk_bounds([]) == [ChunkBounds(-1, None)]
 
 
 @pytest.mark.parametrize(
