@@ -15,7 +15,8 @@ from shared import topics
 GROUPS = {
     "publishing": (topics.ACCOUNTS,),
     "fanout": (topics.ACCOUNTS, topics.FOLLOWS, topics.POSTS),
-    "fanout-work": (topics.FANOUT_WORK, topics.FEED_REQUESTS),
+    "fanout-work": (topics.FANOUT_WORK,),
+    "fanout-rebuilds": (topics.FEED_REQUESTS,),
     "feedread": (topics.ACCOUNTS, topics.FOLLOWS, topics.POSTS),
 }
 

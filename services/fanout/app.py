@@ -1,6 +1,6 @@
 """Fan-out wiring: config, Postgres (its projection), Redis (feeds), a producer for the
-work topic, and two consumer loops: events (posts, follows, accounts, feed requests) and
-work chunks, so a big post's chunks never queue in front of small accounts' posts."""
+work topic, and three consumer loops: events (posts, follows, accounts), work chunks and
+feed rebuilds, so none of the three queues behind another."""
 
 from __future__ import annotations
 
@@ -36,27 +36,33 @@ def create_app(config: FanoutConfig) -> web.Application:
             store, work_producer, app[METRICS], config.pull_threshold, config.chunk_size
         )
         app[api.HANDLERS] = handlers
+        # The work and rebuild groups handle every partition at once: one item's Postgres
+        # read overlaps another's Redis writes. Runs of 4 bound what a crash makes redo.
         app[api.CONSUMERS] = [
             ConsumerLoop(bootstrap, consumer.GROUP, handlers.table(), app[METRICS]),
-            # Chunks of every partition at once: one's follower read overlaps another's
-            # Redis writes. Runs of 4 bound what a crash makes redo.
-            ConsumerLoop(
-                bootstrap,
-                consumer.WORK_GROUP,
-                handlers.work_table(),
-                app[METRICS],
-                max_records=4,
-                partitions_at_once=config.work_concurrency,
+            *(
+                ConsumerLoop(
+                    bootstrap,
+                    group,
+                    table,
+                    app[METRICS],
+                    max_records=4,
+                    partitions_at_once=config.work_concurrency,
+                )
+                for group, table in (
+                    (consumer.WORK_GROUP, handlers.work_table()),
+                    (consumer.REBUILD_GROUP, handlers.rebuild_table()),
+                )
             ),
         ]
         yield
         await work_producer.stop()
 
-    async def consume_events(app: web.Application) -> None:
-        await app[api.CONSUMERS][0].run()
+    def consume(index: int):
+        async def run(app: web.Application) -> None:
+            await app[api.CONSUMERS][index].run()
 
-    async def consume_work(app: web.Application) -> None:
-        await app[api.CONSUMERS][1].run()
+        return run
 
     async def sync_pull_set(app: web.Application) -> None:
         while True:
@@ -71,8 +77,9 @@ def create_app(config: FanoutConfig) -> web.Application:
             runtime.redis(REDIS, config.common.redis_url, config.common.redis_cluster),
             runtime.kafka_readiness(bootstrap),
             wiring,
-            runtime.background("consumer-events", consume_events),
-            runtime.background("consumer-work", consume_work),
+            runtime.background("consumer-events", consume(0)),
+            runtime.background("consumer-work", consume(1)),
+            runtime.background("consumer-rebuilds", consume(2)),
             runtime.background("pull-set-sync", sync_pull_set),
         ]
     )

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 GROUP = "fanout"
 WORK_GROUP = "fanout-work"
+REBUILD_GROUP = "fanout-rebuilds"
 
 
 class FanoutHandlers:
@@ -65,9 +66,14 @@ class FanoutHandlers:
         }
 
     def work_table(self) -> dict[type[Contract], EventHandler]:
-        """Handlers of the work consumer group: big fan-outs' chunks and feed rebuilds, so
-        that neither (a storm of returning users, say) delays the posts of the events loop."""
-        return {FanoutChunk: self.on_chunk, FeedRebuildRequested: self.on_rebuild_requested}
+        """Handlers of the work consumer group: big fan-outs' chunks, apart from the events
+        loop so that one big post never holds up small accounts' posts."""
+        return {FanoutChunk: self.on_chunk}
+
+    def rebuild_table(self) -> dict[type[Contract], EventHandler]:
+        """Handlers of the rebuild consumer group: returning users' feeds, apart from the
+        chunks so that a storm of returning users never holds up a big post."""
+        return {FeedRebuildRequested: self.on_rebuild_requested}
 
     def _count(self, written: int) -> None:
         self._deliveries.inc(written)
