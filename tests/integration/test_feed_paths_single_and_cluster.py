@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.fanout.store import FanoutStore
+from services.fanout.store import Entry, FanoutStore
 from services.feedread.domain import Position
 from services.feedread.store import FeedStore
 from shared.events import AccountChanged, FollowChanged, PostPublished
@@ -158,3 +158,50 @@ async def test_a_page_merges_the_feed_with_pulled_timelines_in_order_on_any_topo
             break
     assert seen == expected
     await feed_redis.srem(PULL_ACCOUNTS, str(big_shop))
+
+
+async def test_backfill_and_removal_reach_users_on_every_node(feed_redis):
+    """add_entries (follow backfill, rebuild) and remove (unfollow, delete, suspension)
+    run the same per-node scripts as a push."""
+    store = FanoutStore(None, feed_redis, feed_cap=4)  # type: ignore[arg-type]
+    users = [ids.next_id() for _ in range(600)]
+    active = users[:400]  # the other 200 never read a feed: no backfill for them
+    async with feed_redis.pipeline(transaction=False) as pipe:
+        for user in active:
+            pipe.set(seen_key(user), SEEN_READY, ex=600)
+        await pipe.execute()
+    categories = ["beauty", "home", "beauty", "food", "beauty", "home"]
+    entries = [
+        Entry(str(ids.next_id()).encode(), BASE_MS + n, category)
+        for n, category in enumerate(categories)
+    ]
+
+    assert await store.add_entries(users, entries, only_active=True) == len(active)
+    kept = list(reversed(entries))[:4]  # the cap: only the 4 newest are added at all
+    newest = [e.post_id for e in kept]
+    beauty = [e.post_id for e in kept if e.category == "beauty"]
+    async with feed_redis.pipeline(transaction=False) as pipe:
+        for user in users:
+            pipe.zrange(feed_key(user), 0, -1, desc=True)
+            pipe.zrange(feed_key(user, "beauty"), 0, -1, desc=True)
+        results = await pipe.execute()
+    for index, user in enumerate(users):
+        feed, beauty_feed = results[2 * index], results[2 * index + 1]
+        if user in set(active):
+            assert (feed, beauty_feed) == (newest, beauty)
+        else:
+            assert (feed, beauty_feed) == ([], [])
+
+    gone = [entries[-1], entries[-2]]  # a home and a beauty post
+    await store.remove(active, gone)
+    async with feed_redis.pipeline(transaction=False) as pipe:
+        for user in active:
+            pipe.zrange(feed_key(user), 0, -1, desc=True)
+            pipe.zrange(feed_key(user, "beauty"), 0, -1, desc=True)
+            pipe.zrange(feed_key(user, "home"), 0, -1, desc=True)
+        results = await pipe.execute()
+    home = [e.post_id for e in kept if e.category == "home"]
+    for index in range(len(active)):
+        feed, beauty_feed, home_feed = results[3 * index : 3 * index + 3]
+        assert feed == newest[2:]
+        assert beauty_feed == beauty[1:] and home_feed == home[1:]
