@@ -87,6 +87,14 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+def summary(latencies_ms: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": pct(latencies_ms, 0.5),
+        "p99_ms": pct(latencies_ms, 0.99),
+        "samples": len(latencies_ms),
+    }
+
+
 class Bench:
     def __init__(self, api: WeitaoClient, env: Env) -> None:
         self.api = api
@@ -431,11 +439,7 @@ async def run(bench: Bench, env: Env) -> None:
     visible = {}
     for size, account in sizes.items():
         samples = await bench.visible_latency(account, [users[0], users[size - 1]])
-        visible[f"push_{size}"] = {
-            "p50_ms": pct(samples, 0.5),
-            "p99_ms": pct(samples, 0.99),
-            "samples": len(samples),
-        }
+        visible[f"push_{size}"] = summary(samples)
         say(f"  {size:>7,} followers: {visible[f'push_{size}']}")
 
     say("phase 3: feed reads; 5 pulled accounts (fanout restarted with threshold 1,000)")
@@ -452,20 +456,12 @@ async def run(bench: Bench, env: Env) -> None:
     for account in [*pulled, sizes[100_000]]:
         await until(lambda a=account: bench.redis.sismember(PULL_ACCOUNTS, a))
     samples = await bench.visible_latency(sizes[100_000], [users[0], users[50_000]])
-    visible["pull_100000"] = {
-        "p50_ms": pct(samples, 0.5),
-        "p99_ms": pct(samples, 0.99),
-        "samples": len(samples),
-    }
+    visible["pull_100000"] = summary(samples)
     say(f"  pulled account: {visible['pull_100000']}")
     say("phase 3b: publish -> visible for a 1,000,000-follower pulled account")
     million, million_readers = await bench.million_account()
     samples = await bench.visible_latency(million, million_readers)
-    visible["pull_1000000"] = {
-        "p50_ms": pct(samples, 0.5),
-        "p99_ms": pct(samples, 0.99),
-        "samples": len(samples),
-    }
+    visible["pull_1000000"] = summary(samples)
     say(f"  1,000,000-follower pulled account: {visible['pull_1000000']}")
     results["publish_to_visible"] = visible
     for account in pushed + pulled:
