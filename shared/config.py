@@ -11,13 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 # The local stack's defaults (README "Configuration"): loopback, non-default ports,
-# so a developer's own Postgres/Redis/Kafka are never touched.
+# so a developer's own Postgres/Redis/Kafka are never touched, and all below Linux's
+# ephemeral range (32768-60999): a port in it can be taken by any outgoing connection,
+# which once kept a cluster node from binding its bus port in the middle of a test run.
 LOCAL_DEFAULTS: dict[str, str] = {
-    "WEITAO_PG_PORT": "55432",
-    "WEITAO_REDIS_PORT": "56379",
-    "WEITAO_REDIS_CLUSTER_PORT": "47001",  # first of three; bus ports are +10000
-    "WEITAO_KAFKA_PORT": "59092",
-    "WEITAO_KAFKA_CONTROLLER_PORT": "59093",
+    "WEITAO_PG_PORT": "15432",
+    "WEITAO_REDIS_PORT": "16379",
+    "WEITAO_REDIS_CLUSTER_PORT": "17001",  # first of three; bus ports are +10000
+    "WEITAO_KAFKA_PORT": "19092",
+    "WEITAO_KAFKA_CONTROLLER_PORT": "19093",
     "WEITAO_POSTGRES_DSN": "postgresql://weitao@127.0.0.1:{WEITAO_PG_PORT}/weitao",
     "WEITAO_REDIS_URL": "redis://127.0.0.1:{WEITAO_REDIS_PORT}/0",
     "WEITAO_KAFKA_BOOTSTRAP": "127.0.0.1:{WEITAO_KAFKA_PORT}",
