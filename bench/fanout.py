@@ -337,29 +337,14 @@ async def bare_read_server(env: Env, port: int) -> web.AppRunner:
         _, flat = await redis.eval(_TOUCH, len(keys), *keys, 3600, 7200)
         followed = [flat[i].decode() for i in range(0, len(flat), 2)]
         pulled = request.app["pulled"]
+        sources = [feed_key(user, category)] + [
+            timeline_key(account, category) for account in followed if account in pulled
+        ]
         async with redis.pipeline(transaction=False) as pipe:
-            pipe.zrange(
-                feed_key(user, category),
-                "+inf",
-                "-inf",
-                desc=True,
-                byscore=True,
-                offset=0,
-                num=100,
-                withscores=True,
-            )
-            for account in followed:
-                if account in pulled:
-                    pipe.zrange(
-                        timeline_key(account, category),
-                        "+inf",
-                        "-inf",
-                        desc=True,
-                        byscore=True,
-                        offset=0,
-                        num=100,
-                        withscores=True,
-                    )
+            for key in sources:
+                pipe.zrange(
+                    key, "+inf", "-inf", desc=True, byscore=True, offset=0, num=100, withscores=True
+                )
             ranges = await pipe.execute()
         entries = sorted((e for r in ranges for e in r), key=lambda e: (e[1], e[0]), reverse=True)[
             :25
