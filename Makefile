@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) deploy/localstack.py
 
 .PHONY: run test test-unit test-integration test-e2e stop logs status lint format venv \
-        rebuild-feeds bench bench-fanout clean
+        rebuild-feeds dead-letters replay-dead-letters bench bench-fanout clean
 
 venv: $(VENV)/.installed
 
@@ -57,6 +57,15 @@ bench: venv
 rebuild-feeds: venv
 	@$(PY) -m services.accounts.reemit
 	@$(PY) -m services.publishing.reemit
+
+## Events a consumer group gave up on (after 8 failed attempts), and their replay, once
+## each, to the topics they came from: make replay-dead-letters GROUP=fanout
+dead-letters: venv
+	@$(PY) -m shared.deadletters list
+
+replay-dead-letters: venv
+	@test -n "$(GROUP)" || { echo "usage: make replay-dead-letters GROUP=<consumer group>"; exit 2; }
+	@$(PY) -m shared.deadletters replay "$(GROUP)"
 
 stop:
 	@$(STACK) down

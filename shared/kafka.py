@@ -2,7 +2,9 @@
 
 Producers are idempotent with acks=all. The consumer loop commits a partition's offset
 only after every handler for the records before it has finished; a crash replays the
-uncommitted tail, which every handler tolerates (they are idempotent).
+uncommitted tail, which every handler tolerates (they are idempotent). An event a handler
+keeps failing on is moved to the dead-letter topic before its offset is committed, so
+it is never simply dropped (`python -m shared.deadletters` lists and replays them).
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import logging
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from prometheus_client import CollectorRegistry, Counter
 
 from shared.events import BadEvent, Contract, Envelope, decode
+from shared.topics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,70 @@ class Batch:
 
 EventHandler = Callable[[Any], Awaitable[None]] | Batch
 MAX_HANDLER_ATTEMPTS = 8  # a handler that fails this often on one event is a bug, not an outage
+MAX_ERROR_CHARS = 2000
+
+
+class Record(Protocol):
+    """What the loop needs of a consumed record (aiokafka's ConsumerRecord has it)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event a consumer group gave up on. On the dead-letter topic the record's key is
+    the group and its value the event's own bytes; where it came from rides in headers
+    (a missing `key` header means the event had no key)."""
+
+    group: str
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    error: str
+
+    @classmethod
+    def of(cls, group: str, record: Record, error: str) -> DeadLetter:
+        return cls(
+            group,
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            record.value,
+            error[:MAX_ERROR_CHARS],
+        )
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        headers = [
+            ("group", self.group.encode()),
+            ("topic", self.topic.encode()),
+            ("partition", str(self.partition).encode()),
+            ("offset", str(self.offset).encode()),
+            ("error", self.error.encode()),
+        ]
+        if self.key is not None:
+            headers.append(("key", self.key))
+        return headers
+
+    @classmethod
+    def from_record(cls, record: Any) -> DeadLetter:
+        """Reads back a record of the dead-letter topic."""
+        headers = dict(record.headers)
+        return cls(
+            headers["group"].decode(),
+            headers["topic"].decode(),
+            int(headers["partition"]),
+            int(headers["offset"]),
+            headers.get("key"),
+            record.value,
+            headers["error"].decode(),
+        )
 
 
 def producer(bootstrap: str) -> AIOKafkaProducer:
@@ -101,7 +168,9 @@ class ConsumerLoop:
     registry: CollectorRegistry
     max_records: int = 500
     partitions_at_once: int = 1
+    max_attempts: int = MAX_HANDLER_ATTEMPTS
     consumer: AIOKafkaConsumer | None = field(default=None, init=False)
+    dead_letters: AIOKafkaProducer | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self._events = _events_counter(self.registry)
@@ -119,6 +188,8 @@ class ConsumerLoop:
             auto_offset_reset="earliest",
             max_poll_records=self.max_records,
         )
+        self.dead_letters = producer(self.bootstrap)
+        await start_with_retry(self.dead_letters, f"{self.group} dead letters")
         await start_with_retry(self.consumer, self.group)
         try:
             if self.partitions_at_once > 1:
@@ -127,6 +198,7 @@ class ConsumerLoop:
                 await self._consume_in_order(self.consumer)
         finally:
             await self.consumer.stop()
+            await self.dead_letters.stop()
 
     async def _consume_in_order(self, consumer: AIOKafkaConsumer) -> None:
         while True:
@@ -178,52 +250,48 @@ class ConsumerLoop:
                 task.cancel()
 
     async def _handle_partition(self, tp: TopicPartition, records: list[Any]) -> None:
-        await self.handle_all(r.value for r in records)
+        await self.handle_all(records)
         await self._commit(tp, records[-1].offset + 1)
 
-    async def handle_all(self, raws: Iterable[bytes | None]) -> None:
-        """Handles raw records in order, each to completion. Consecutive events of a type
+    async def handle_all(self, records: Iterable[Record]) -> None:
+        """Handles records in order, each to completion. Consecutive events of a type
         whose handler is a `Batch` reach it together (one transaction or pipeline for a
         run of follows, say); order across types is kept."""
-        run: list[tuple[Envelope, Contract]] = []
-        for raw in raws:
-            item = self._decode(raw)
-            if item is None:
+        run: list[tuple[Record, Envelope, Contract]] = []
+        for record in records:
+            try:
+                envelope = Envelope.decode(record.value or b"")
+                event = decode(envelope)
+            except BadEvent as exc:
+                if run:  # what came before is handled before this is set aside
+                    await self._dispatch(run)
+                    run = []
+                log.error("undecodable event", extra={"error": str(exc)})
+                self._events.labels(self.group, "unknown", "undecodable").inc()
+                await self._dead_letter([record], f"undecodable: {exc}")
                 continue
-            if run and type(run[0][1]) is not type(item[1]):
+            if event is None or type(event) not in self.handlers:
+                self._events.labels(self.group, envelope.type, "ignored").inc()
+                continue
+            if run and type(run[0][2]) is not type(event):
                 await self._dispatch(run)
                 run = []
-            run.append(item)
+            run.append((record, envelope, event))
         if run:
             await self._dispatch(run)
 
-    async def handle_one(self, raw: bytes | None) -> None:
-        await self.handle_all([raw])
-
-    def _decode(self, raw: bytes | None) -> tuple[Envelope, Contract] | None:
-        try:
-            envelope = Envelope.decode(raw or b"")
-            event = decode(envelope)
-        except BadEvent as exc:
-            log.error("skipping undecodable event", extra={"error": str(exc)})
-            self._events.labels(self.group, "unknown", "undecodable").inc()
-            return None
-        if event is None or type(event) not in self.handlers:
-            self._events.labels(self.group, envelope.type, "ignored").inc()
-            return None
-        return envelope, event
-
-    async def _dispatch(self, run: list[tuple[Envelope, Contract]]) -> None:
-        handler = self.handlers[type(run[0][1])]
+    async def _dispatch(self, run: list[tuple[Record, Envelope, Contract]]) -> None:
+        handler = self.handlers[type(run[0][2])]
         if isinstance(handler, Batch):
-            events = [event for _, event in run]
-            await self._call_with_retry(lambda: handler.fn(events), run[0][0], len(run))
+            events = [event for _, _, event in run]
+            records = [record for record, _, _ in run]
+            await self._call_with_retry(lambda: handler.fn(events), run[0][1], records)
         else:
-            for envelope, event in run:
-                await self._call_with_retry(lambda e=event: handler(e), envelope, 1)
+            for record, envelope, event in run:
+                await self._call_with_retry(lambda e=event: handler(e), envelope, [record])
 
     async def _call_with_retry(
-        self, call: Callable[[], Awaitable[None]], envelope: Envelope, count: int
+        self, call: Callable[[], Awaitable[None]], envelope: Envelope, records: list[Record]
     ) -> None:
         delay = 0.1
         attempt = 0
@@ -231,7 +299,7 @@ class ConsumerLoop:
             attempt += 1
             try:
                 await call()
-                self._events.labels(self.group, envelope.type, "handled").inc(count)
+                self._events.labels(self.group, envelope.type, "handled").inc(len(records))
                 return
             except (TimeoutError, OSError, ConnectionError) as exc:
                 # An outage of Redis or Postgres: wait for it, never skip the event.
@@ -239,21 +307,46 @@ class ConsumerLoop:
                     "handler waiting for a dependency",
                     extra={"type": envelope.type, "error": repr(exc)},
                 )
-            except Exception:
-                if attempt >= MAX_HANDLER_ATTEMPTS:
+            except Exception as exc:
+                if attempt >= self.max_attempts:
                     log.exception(
-                        "handler failed; events skipped",
+                        "handler failed; events moved to the dead-letter topic",
                         extra={
                             "type": envelope.type,
                             "event_id": envelope.event_id,
-                            "count": count,
+                            "count": len(records),
                         },
                     )
-                    self._events.labels(self.group, envelope.type, "failed").inc(count)
+                    await self._dead_letter(records, repr(exc))
+                    self._events.labels(self.group, envelope.type, "dead_lettered").inc(
+                        len(records)
+                    )
                     return
                 log.exception("handler failed; retrying", extra={"type": envelope.type})
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+    async def _dead_letter(self, records: list[Record], error: str) -> None:
+        """Keeps `records` on the dead-letter topic; waits for Kafka rather than lose them,
+        since the caller commits past them next."""
+        if self.dead_letters is None:
+            raise RuntimeError(f"no dead-letter producer outside run(): {error}")
+        for record in records:
+            letter = DeadLetter.of(self.group, record, error)
+            delay = 0.2
+            while True:
+                try:
+                    await self.dead_letters.send_and_wait(
+                        DEAD_LETTERS.name,
+                        letter.value,
+                        key=self.group.encode(),
+                        headers=letter.headers(),
+                    )
+                    break
+                except KafkaError as exc:
+                    log.warning("dead-letter topic unreachable", extra={"error": repr(exc)})
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
 
     async def _commit(self, tp: TopicPartition, offset: int) -> None:
         assert self.consumer is not None

@@ -74,6 +74,13 @@ ENGAGEMENT = Topic(
     ("insights",),
     "engagement.recorded: one user action (impression, view, dwell, click, ...) on an account",
 )
+DEAD_LETTERS = Topic(
+    "weitao.dead-letters.v1",
+    "consumer group (one group's dead letters stay in order)",
+    "every consumer loop (shared/kafka.py)",
+    ("operators: python -m shared.deadletters",),
+    "an event a group gave up on: its own bytes, with group, source, key and error in headers",
+)
 
 ALL_TOPICS: tuple[Topic, ...] = (
     ACCOUNTS,
@@ -83,6 +90,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     FANOUT_WORK,
     FEED_REQUESTS,
     ENGAGEMENT,
+    DEAD_LETTERS,
 )
 
 

@@ -6,14 +6,18 @@ import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from shared import topics
 from shared.client import WeitaoClient
+from shared.events import Contract, Envelope, decode
+from shared.kafka import ConsumerLoop
 
 T = TypeVar("T")
+C = TypeVar("C", bound=Contract)
 CONCURRENCY = 50  # parallel API calls when a test builds many accounts
 
 
@@ -75,7 +79,7 @@ async def publish(
     return await api.publish(account["id"], title, f"{body} #{secrets.token_hex(12)}", **extra)
 
 
-async def events_with_keys(bootstrap: str, keys: set[str]) -> list[bytes]:
+async def events_with_keys(bootstrap: str, keys: set[str]) -> list[ConsumerRecord]:
     """Every record of the topic table whose key is in `keys`, in partition order."""
     names = [t.name for t in topics.ALL_TOPICS]
     # No group: the consumer is assigned every partition and starts at the beginning.
@@ -90,14 +94,31 @@ async def events_with_keys(bootstrap: str, keys: set[str]) -> list[bytes]:
     try:
         parts = sorted(consumer.assignment())
         ends = await consumer.end_offsets(parts)
-        found: list[bytes] = []
+        found: list[ConsumerRecord] = []
         while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
-                found.extend(r.value for r in records if r.key and r.key.decode() in keys)
+                found.extend(r for r in records if r.key and r.key.decode() in keys)
         return found
     finally:
         await consumer.stop()
+
+
+async def events_of_type(bootstrap: str, keys: set[str], kind: type[C]) -> list[C]:
+    """The `kind` events among the records keyed by one of `keys`, in partition order."""
+    events = (decode(Envelope.decode(r.value)) for r in await events_with_keys(bootstrap, keys))
+    return [e for e in events if isinstance(e, kind)]
+
+
+@dataclass
+class ScratchLoop(ConsumerLoop):
+    """The real consumer loop, reading a scratch topic instead of its contracts' topics."""
+
+    scratch_topic: str = ""
+
+    @property
+    def topics(self) -> list[str]:
+        return [self.scratch_topic]
 
 
 BULK = 2000  # items per bulk call (the API's limit)

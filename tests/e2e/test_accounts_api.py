@@ -6,10 +6,10 @@ import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from shared.events import Envelope, FollowChanged, decode
+from shared.events import FollowChanged
 from tests.support import (
     consumers,
-    events_with_keys,
+    events_of_type,
     eventually,
     feed_ids,
     gather_limited,
@@ -192,13 +192,12 @@ async def test_scanning_the_qr_code_follows_with_source_qr(api, stack):
     assert reply.status == 204
     assert await count(api, shop["id"], "followers_count") == 1
 
-    async def follow_events():
-        raw = await events_with_keys(stack.str("WEITAO_KAFKA_BOOTSTRAP"), {shop["id"]})
-        return [
-            e for e in (decode(Envelope.decode(r)) for r in raw) if isinstance(e, FollowChanged)
-        ]
-
-    events = await eventually(follow_events, lambda found: len(found) == 1, what="follow event")
+    bootstrap = stack.str("WEITAO_KAFKA_BOOTSTRAP")
+    events = await eventually(
+        lambda: events_of_type(bootstrap, {shop["id"]}, FollowChanged),
+        lambda found: len(found) == 1,
+        what="follow event",
+    )
     assert events[0].source == "qr" and events[0].user_id == fan["id"]
 
 

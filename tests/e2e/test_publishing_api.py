@@ -6,8 +6,8 @@ import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from shared.events import Envelope, PostInteraction, decode
-from tests.support import consumers, events_with_keys, eventually, gather_limited, publish, seller
+from shared.events import PostInteraction
+from tests.support import consumers, events_of_type, eventually, gather_limited, publish, seller
 
 
 def in_future(seconds: float) -> str:
@@ -240,13 +240,12 @@ async def test_one_vote_per_user_that_moves_and_closes(api, stack):
     )
     assert reply.status == 400 and reply.body["error"]["code"] == "not_a_vote"
 
-    async def vote_events():
-        raw = await events_with_keys(stack.str("WEITAO_KAFKA_BOOTSTRAP"), {post["id"]})
-        return [
-            e for e in (decode(Envelope.decode(r)) for r in raw) if isinstance(e, PostInteraction)
-        ]
-
-    events = await eventually(vote_events, lambda found: len(found) == 3, what="vote events")
+    bootstrap = stack.str("WEITAO_KAFKA_BOOTSTRAP")
+    events = await eventually(
+        lambda: events_of_type(bootstrap, {post["id"]}, PostInteraction),
+        lambda found: len(found) == 3,
+        what="vote events",
+    )
     assert [(e.user_id, e.action, e.option) for e in events] == [
         (alice["id"], "vote", 0),
         (alice["id"], "vote", 2),

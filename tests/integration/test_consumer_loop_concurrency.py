@@ -7,42 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import random
-import uuid
 from collections import defaultdict
 
-import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import CollectorRegistry
 
 from shared.events import FeedRebuildRequested
-from shared.kafka import ConsumerLoop, producer, start_with_retry
-from tests.support import eventually
+from shared.kafka import producer, start_with_retry
+from tests.support import ScratchLoop, eventually
 
 EVENTS_PER_USER = 15
-
-
-class ScratchLoop(ConsumerLoop):
-    """The real loop, reading a scratch topic instead of its contracts' topics."""
-
-    scratch_topic = ""
-
-    @property
-    def topics(self) -> list[str]:
-        return [self.scratch_topic]
-
-
-@pytest.fixture
-async def scratch_topic(stack):
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.str("WEITAO_KAFKA_BOOTSTRAP"))
-    await admin.start()
-    name = f"weitao.test-scratch-{uuid.uuid4().hex[:8]}"
-    await admin.create_topics([NewTopic(name, num_partitions=12, replication_factor=1)])
-    try:
-        yield name
-    finally:
-        await admin.delete_topics([name])
-        await admin.close()
 
 
 async def test_partitions_run_concurrently_and_each_keeps_its_order(stack, scratch_topic):
@@ -82,8 +56,8 @@ async def test_partitions_run_concurrently_and_each_keeps_its_order(stack, scrat
         CollectorRegistry(),
         max_records=4,
         partitions_at_once=12,
+        scratch_topic=scratch_topic,
     )
-    loop.scratch_topic = scratch_topic
     task = asyncio.create_task(loop.run())
     check = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
     await check.start()

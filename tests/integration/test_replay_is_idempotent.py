@@ -95,8 +95,7 @@ async def test_replaying_an_accounts_events_twice_leaves_every_feed_and_projecti
         ]
         for _ in range(2):
             for loop in loops:
-                for raw in events:
-                    await loop.handle_one(raw)
+                await loop.handle_all(events)
 
         assert await snapshot(redis, keys) == before
         assert await pool.fetch(projection_sql, int(shop["id"])) == rows_before

@@ -7,7 +7,9 @@ Fields are add-only. To add one: add it with a default, regenerate the fixture o
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -25,6 +27,7 @@ from shared.events import (
     PostInteraction,
     PostPublished,
 )
+from shared.kafka import MAX_ERROR_CHARS, DeadLetter
 
 GOLDEN = Path(__file__).parent / "golden"
 AT = "2026-11-25T04:05:06.789Z"
@@ -147,3 +150,37 @@ def test_each_contract_stays_on_its_topic():
         "feed.rebuild_requested": "weitao.feed-requests.v1",
         "engagement.recorded": "weitao.engagement.v1",
     }
+
+
+LETTER = DeadLetter(
+    group="fanout",
+    topic="weitao.posts.v1",
+    partition=7,
+    offset=4123,
+    key=b"400891230179688448",
+    value=b'{"event_id": "..."}',
+    error="ValueError('a bug')",
+)
+
+
+def test_a_dead_letter_carries_its_source_in_these_headers():
+    assert LETTER.headers() == [
+        ("group", b"fanout"),
+        ("topic", b"weitao.posts.v1"),
+        ("partition", b"7"),
+        ("offset", b"4123"),
+        ("error", b"ValueError('a bug')"),
+        ("key", b"400891230179688448"),
+    ]
+
+
+@pytest.mark.parametrize("key", [b"400891230179688448", b"", None])
+def test_a_dead_letter_reads_back_as_it_was_written_keyless_or_not(key):
+    letter = replace(LETTER, key=key)
+    record = SimpleNamespace(headers=tuple(letter.headers()), value=letter.value)
+    assert DeadLetter.from_record(record) == letter
+
+
+def test_a_dead_letter_error_is_cut_to_a_bounded_size():
+    record = SimpleNamespace(topic="t", partition=0, offset=1, key=None, value=b"v")
+    assert len(DeadLetter.of("g", record, "x" * 10_000).error) == MAX_ERROR_CHARS
