@@ -32,9 +32,7 @@ def replay_group(group: str) -> str:
 @dataclass(frozen=True)
 class Listed:
     letter: DeadLetter
-    at: TopicPartition  # where the letter itself is, on the dead-letter topic
-    offset: int
-    replayed: bool
+    replayed: bool  # already sent back by `replay`
 
 
 def _consumer(bootstrap: str, group_id: str | None) -> AIOKafkaConsumer:
@@ -81,12 +79,13 @@ async def list_letters(bootstrap: str) -> list[Listed]:
     finally:
         await consumer.stop()
         await admin.close()
-    listed = []
-    for record, letter in letters:
-        at = TopicPartition(record.topic, record.partition)
-        replayed = record.offset < replayed_to[letter.group].get(at, 0)
-        listed.append(Listed(letter, at, record.offset, replayed))
-    return listed
+    return [
+        Listed(
+            letter,
+            r.offset < replayed_to[letter.group].get(TopicPartition(r.topic, r.partition), 0),
+        )
+        for r, letter in letters
+    ]
 
 
 async def replay(bootstrap: str, group: str) -> int:
