@@ -21,14 +21,16 @@ GROUPS = {
 }
 
 
-async def lag(bootstrap: str) -> dict[str, int]:
-    """Unconsumed records per consumer group (committed offsets vs. log ends)."""
+async def lag(bootstrap: str) -> tuple[dict[str, int], int]:
+    """Unconsumed records per consumer group (committed offsets vs. log ends), and the
+    sum of the log ends (it grows while a relay still publishes an outbox)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     await admin.start()
     await probe.start()
     try:
         result = {}
+        written = 0
         for group, consumed in GROUPS.items():
             names = {t.name for t in consumed}
             committed = {
@@ -38,20 +40,26 @@ async def lag(bootstrap: str) -> dict[str, int]:
             }
             ends = await probe.end_offsets(list(committed)) if committed else {}
             result[group] = sum(max(0, ends[tp] - meta.offset) for tp, meta in committed.items())
-        return result
+            written += sum(ends.values())
+        return result, written
     finally:
         await probe.stop()
         await admin.close()
 
 
 async def settle(bootstrap: str, timeout_s: float = 600, say=print) -> float:
-    """Returns the seconds it took for every group's lag to reach zero."""
+    """Returns the seconds it took for every group's lag to reach zero with nothing new
+    written since the last look: lag 0 alone passes while the accounts and publishing
+    relays are still draining their outboxes into Kafka."""
     started = time.monotonic()
+    written_before = -1
     while True:
-        current = await lag(bootstrap)
-        if not any(current.values()):
+        current, written = await lag(bootstrap)
+        if not any(current.values()) and written == written_before:
             return time.monotonic() - started
         if time.monotonic() - started > timeout_s:
             raise TimeoutError(f"consumers still behind after {timeout_s:.0f} s: {current}")
-        say(f"waiting for consumers to take in the world: lag {current}")
+        if any(current.values()):
+            say(f"waiting for consumers to take in the world: lag {current}")
+        written_before = written
         await asyncio.sleep(2)
