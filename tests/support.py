@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared import topics
 from shared.client import WeitaoClient
 from shared.events import Contract, Envelope, decode
-from shared.kafka import ConsumerLoop
+from shared.kafka import ConsumerLoop, producer, start_with_retry
 
 T = TypeVar("T")
 C = TypeVar("C", bound=Contract)
@@ -119,6 +120,48 @@ class ScratchLoop(ConsumerLoop):
     @property
     def topics(self) -> list[str]:
         return [self.scratch_topic]
+
+
+async def send_to(
+    bootstrap: str, topic: str, records: list[tuple[bytes, bytes]]
+) -> set[TopicPartition]:
+    """Sends (key, value) records in order; returns the partitions they landed on."""
+    sender = producer(bootstrap)
+    await start_with_retry(sender, "test")
+    try:
+        landed = set()
+        for key, value in records:
+            meta = await sender.send_and_wait(topic, value, key=key)
+            landed.add(TopicPartition(meta.topic, meta.partition))
+        return landed
+    finally:
+        await sender.stop()
+
+
+@asynccontextmanager
+async def running(
+    loop: ConsumerLoop,
+) -> AsyncIterator[Callable[[set[TopicPartition]], Awaitable[None]]]:
+    """Runs `loop` in the background. Yields a wait for its group to have committed
+    everything on the given partitions."""
+    task = asyncio.create_task(loop.run())
+    check = AIOKafkaConsumer(bootstrap_servers=loop.bootstrap, group_id=loop.group)
+    await check.start()
+
+    async def all_committed(parts: set[TopicPartition]) -> None:
+        ends = await check.end_offsets(list(parts))
+
+        async def committed() -> dict[TopicPartition, int | None]:
+            return {tp: await check.committed(tp) for tp in parts}
+
+        await eventually(committed, lambda offsets: offsets == ends, what="all committed")
+
+    try:
+        yield all_committed
+    finally:
+        await check.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 BULK = 2000  # items per bulk call (the API's limit)
