@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
+from itertools import islice
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -34,6 +36,19 @@ async def enqueue(conn: asyncpg.Connection, schema: str, *events: Contract) -> N
     rows = [(e.TOPIC.name, e.key(), e.envelope().encode()) for e in events]
     await conn.executemany("INSERT INTO outbox (topic, key, envelope) VALUES ($1, $2, $3)", rows)
     await conn.execute("SELECT pg_notify($1, '')", channel(schema))
+
+
+async def enqueue_in_batches(
+    conn: asyncpg.Connection, schema: str, events: Iterable[Contract], batch: int = 5000
+) -> int:
+    """Enqueues many events, one transaction per `batch` (bulk re-emits); returns how many."""
+    remaining = iter(events)
+    count = 0
+    while chunk := list(islice(remaining, batch)):  # built a batch at a time, not all at once
+        async with conn.transaction():
+            await enqueue(conn, schema, *chunk)
+        count += len(chunk)
+    return count
 
 
 def channel(schema: str) -> str:

@@ -11,35 +11,22 @@ from services.accounts.store import ACCOUNT_COLUMNS, SCHEMA, account_changed, fo
 from shared import db, outbox
 from shared.config import Env
 
-BATCH = 5000
-
 
 async def main() -> None:
     pool = await db.create_pool(Env.from_os().str("WEITAO_POSTGRES_DSN"), SCHEMA)
     try:
         async with pool.acquire() as conn:
             accounts = await conn.fetch(f"SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY id")
-            for start in range(0, len(accounts), BATCH):
-                async with conn.transaction():
-                    await outbox.enqueue(
-                        conn,
-                        SCHEMA,
-                        *(account_changed(r, "snapshot") for r in accounts[start : start + BATCH]),
-                    )
+            await outbox.enqueue_in_batches(
+                conn, SCHEMA, (account_changed(r, "snapshot") for r in accounts)
+            )
             follows = await conn.fetch(
                 "SELECT user_id, account_id, version, source, followed_at FROM follows "
                 "WHERE active ORDER BY account_id, user_id"
             )
-            for start in range(0, len(follows), BATCH):
-                async with conn.transaction():
-                    await outbox.enqueue(
-                        conn,
-                        SCHEMA,
-                        *(
-                            follow_changed(r, True, r["followed_at"])
-                            for r in follows[start : start + BATCH]
-                        ),
-                    )
+            await outbox.enqueue_in_batches(
+                conn, SCHEMA, (follow_changed(r, True, r["followed_at"]) for r in follows)
+            )
         print(f"[rebuild] re-emitted {len(accounts)} accounts and {len(follows)} follows")
     finally:
         await pool.close()

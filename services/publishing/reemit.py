@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import asyncio
 
-from services.publishing.store import COPY_WINDOW, POST_COLUMNS, SCHEMA, post_view
+from services.publishing.store import COPY_WINDOW, POST_COLUMNS, SCHEMA, post_published
 from shared import db, outbox
 from shared.config import Env
-from shared.events import PostPublished
-from shared.timeutil import epoch_ms, utcnow
-
-BATCH = 5000
+from shared.timeutil import utcnow
 
 
 async def main() -> None:
@@ -25,23 +22,8 @@ async def main() -> None:
                 f"AND created_at > $1 ORDER BY id",
                 utcnow() - COPY_WINDOW,
             )
-            for start in range(0, len(posts), BATCH):
-                async with conn.transaction():
-                    await outbox.enqueue(
-                        conn,
-                        SCHEMA,
-                        *(
-                            PostPublished(
-                                post_id=str(r["id"]),
-                                account_id=str(r["account_id"]),
-                                category=r["category"],
-                                published_ms=epoch_ms(r["created_at"]),
-                                post=post_view(r),
-                            )
-                            for r in posts[start : start + BATCH]
-                        ),
-                    )
-        print(f"[rebuild] re-emitted {len(posts)} posts")
+            count = await outbox.enqueue_in_batches(conn, SCHEMA, map(post_published, posts))
+        print(f"[rebuild] re-emitted {count} posts")
     finally:
         await pool.close()
 

@@ -38,6 +38,17 @@ POST_COLUMNS = (
 )
 
 
+def post_published(row: asyncpg.Record) -> PostPublished:
+    """The post.published event of a post row (POST_COLUMNS)."""
+    return PostPublished(
+        post_id=str(row["id"]),
+        account_id=str(row["account_id"]),
+        category=row["category"],
+        published_ms=epoch_ms(row["created_at"]),
+        post=post_view(row),
+    )
+
+
 def post_view(row: asyncpg.Record) -> dict[str, Any]:
     """A post as API.md shows it (without counters)."""
     attachments = row["attachments"]
@@ -130,17 +141,7 @@ class PostStore:
             )
             if fingerprint is not None:
                 await self._store_fingerprint(conn, post_id, account_id, fingerprint, now)
-            await outbox.enqueue(
-                conn,
-                SCHEMA,
-                PostPublished(
-                    post_id=str(post_id),
-                    account_id=str(account_id),
-                    category=row["category"],
-                    published_ms=epoch_ms(now),
-                    post=post_view(row),
-                ),
-            )
+            await outbox.enqueue(conn, SCHEMA, post_published(row))
             return row, used + 1
 
     async def _refuse_copies(
