@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) deploy/localstack.py
 
 .PHONY: run test test-unit test-integration test-e2e stop logs status lint format venv \
-        rebuild-feeds dead-letters replay-dead-letters bench bench-fanout clean
+        rebuild-feeds dead-letters replay-dead-letters bench bench-fanout chaos clean
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,12 @@ run: venv
 test: export WEITAO_PULL_THRESHOLD ?= 2000
 test: venv
 	@$(PY) -m pytest tests
+
+## The fault suite: each fault struck under load, feeds checked against Postgres truth;
+## writes docs/reliability.md. One case: make chaos K=redis-down
+chaos: export WEITAO_PULL_THRESHOLD ?= 2000
+chaos: venv
+	@$(PY) -m pytest tests/chaos -m chaos $(if $(K),-k "$(K)") --timeout 900
 
 test-unit: venv
 	@$(PY) -m pytest tests/unit

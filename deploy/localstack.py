@@ -3,7 +3,8 @@
     python deploy/localstack.py up        install what is missing, start everything (idempotent)
     python deploy/localstack.py infra     only Kafka, Postgres and Redis (+ topics)
     python deploy/localstack.py down      stop everything cleanly
-    python deploy/localstack.py stop kafka | start kafka    (used by the outbox test)
+    python deploy/localstack.py stop NAME | start NAME   kafka, redis, postgres or a service
+    python deploy/localstack.py kill NAME     SIGKILL a service, redis or kafka (fault tests)
     python deploy/localstack.py status
     python deploy/localstack.py cluster   a 3-master Redis Cluster (for the cluster tests)
     python deploy/localstack.py urls      each service's base URL
@@ -259,7 +260,9 @@ def start_redis() -> None:
         return
     (RUN / "redis").mkdir(parents=True, exist_ok=True)
     log(f"starting Redis on 127.0.0.1:{port}")
-    # The feeds are a cache rebuilt from Postgres truth via events: no RDB/AOF needed.
+    # Feeds are a cache, but feedread's projections and the timelines cost a full
+    # re-emission from Postgres to rebuild: an append-only file synced every second keeps
+    # a restart (or a crash) from being a wipe; a crash loses at most the last second.
     spawn(
         "redis",
         [
@@ -273,10 +276,22 @@ def start_redis() -> None:
             "--save",
             "",
             "--appendonly",
-            "no",
+            "yes",
+            "--appendfsync",
+            "everysec",
         ],
     )
-    wait_until(lambda: port_open(port), "Redis")
+    wait_until(lambda: redis_loaded(port), "Redis", timeout_s=120)
+
+
+def redis_loaded(port: int) -> bool:
+    """Redis answers PING with PONG once it has loaded its append-only file."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------- redis cluster (tests)
@@ -513,6 +528,29 @@ def status() -> None:
         print(f"{name:12s} {'up' if ok else 'down'}")
 
 
+def kill(name: str) -> None:
+    """SIGKILL, no clean-up: the fault suite's crash (a service, Redis or the broker)."""
+    pid = pid_of(name)
+    if pid is not None:
+        os.kill(pid, signal.SIGKILL)
+        (PIDS / f"{name}.pid").unlink(missing_ok=True)
+        log(f"{name} killed")
+
+
+STARTERS = {
+    "kafka": start_kafka,
+    "redis": start_redis,
+    "postgres": start_postgres,
+    **{name: start_services for name in SERVICES},
+}
+STOPPERS = {
+    "kafka": stop_kafka,
+    "redis": lambda: terminate("redis"),
+    "postgres": stop_postgres,
+    **{name: (lambda name=name: terminate(name)) for name in SERVICES},
+}
+
+
 def main(argv: list[str]) -> None:
     command = argv[0] if argv else "up"
     target = argv[1] if len(argv) > 1 else None
@@ -532,14 +570,12 @@ def main(argv: list[str]) -> None:
     elif command == "cluster":
         ensure_binaries()
         start_redis_cluster()
-    elif command == "stop" and target == "kafka":
-        stop_kafka()
-    elif command == "start" and target == "kafka":
-        start_kafka()
-    elif command == "stop" and target in SERVICES:
-        terminate(target)
-    elif command == "start" and target in SERVICES:
-        start_services()
+    elif command == "stop" and target in STARTERS:
+        STOPPERS[target]()
+    elif command == "start" and target in STARTERS:
+        STARTERS[target]()
+    elif command == "kill" and (target in SERVICES or target in ("redis", "kafka")):
+        kill(target)
     elif command == "status":
         status()
     elif command == "urls":
