@@ -7,8 +7,9 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from services.accounts import api, bulk_api
+from services.accounts import api, bulk_api, follow_api
 from services.accounts.config import AccountsConfig
+from services.accounts.follow_store import FollowStore
 from services.accounts.store import SCHEMA, AccountStore
 from shared import logs, runtime
 from shared.http import METRICS, build_app
@@ -22,7 +23,7 @@ def create_app(config: AccountsConfig) -> web.Application:
     app = build_app(
         "Weitao accounts",
         config.common.jwt_secret,
-        api.ROUTES + bulk_api.ROUTES,
+        api.ROUTES + follow_api.ROUTES + bulk_api.ROUTES,
         api.ERROR_STATUSES,
     )
     app[api.CONFIG] = config
@@ -30,6 +31,7 @@ def create_app(config: AccountsConfig) -> web.Application:
 
     async def store(app: web.Application):
         app[api.STORE] = AccountStore(app[POOL])
+        app[api.FOLLOWS] = FollowStore(app[POOL], config.following_limit)
         yield
 
     async def relay(app: web.Application) -> None:

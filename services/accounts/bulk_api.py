@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from aiohttp import web
 
-from services.accounts.api import IDS, STORE, Account, account_json
-from services.accounts.domain import NewAccount
+from services.accounts.api import FOLLOWS, IDS, STORE, Account, account_json
+from services.accounts.domain import ID_PATTERN, NewAccount
 from shared.auth import require_role
 from shared.errors import validation_error
 from shared.http import Route, json_response, principal, read_body
@@ -17,7 +17,7 @@ from shared.ids import parse_id
 from shared.timeutil import utcnow
 
 MAX_BULK = 2_000  # items per call: the body stays under API.md's 256 KiB limit
-Id = Annotated[str, msgspec.Meta(pattern="^[0-9]{1,19}$")]
+Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN)]
 
 
 class BulkAccounts(msgspec.Struct, forbid_unknown_fields=True):
@@ -80,7 +80,7 @@ async def bulk_follows(request: web.Request) -> web.Response:
             field = "user_id" if ids[0] is None else "account_id"
             raise validation_error(f"$.pairs[{index}].{field}", "not a 64-bit id")
         pairs.append(ids)
-    outcome = await request.app[STORE].change_follows(
+    outcome = await request.app[FOLLOWS].change_follows(
         pairs,  # type: ignore[arg-type]
         body.action == "follow",
         "import",

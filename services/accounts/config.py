@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.accounts.domain import FOLLOWING_LIMIT
 from shared.config import Common, Env
 
 
@@ -13,6 +14,7 @@ class AccountsConfig:
     port: int
     public_base_url: str  # follow-token URLs (QR codes) point here
     follow_token_ttl_s: int
+    following_limit: int  # accounts one user may follow; API.md promises FOLLOWING_LIMIT
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> AccountsConfig:
@@ -22,4 +24,9 @@ class AccountsConfig:
             port=env.int("WEITAO_ACCOUNTS_PORT"),
             public_base_url=env.str("WEITAO_PUBLIC_BASE_URL").rstrip("/"),
             follow_token_ttl_s=env.int("WEITAO_FOLLOW_TOKEN_TTL_S"),
+            following_limit=(
+                env.int("WEITAO_FOLLOWING_LIMIT")
+                if env.values.get("WEITAO_FOLLOWING_LIMIT")
+                else FOLLOWING_LIMIT
+            ),
         )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -17,7 +19,11 @@ from shared.vocabulary import Category
 
 Kind = Literal["consumer", "seller", "influencer", "media"]
 OPERATOR_KINDS: tuple[str, ...] = ("seller", "influencer", "media")
-HANDLE_PATTERN = "^[a-z0-9_]{3,30}$"
+# Python's `$` also matches before a trailing newline ("alice\n" would pass); `(?!\n)`
+# forbids that and means nothing in ECMA-262, so /openapi.json states the same rule.
+HANDLE_PATTERN = r"^[a-z0-9_]{3,30}(?!\n)$"
+ID_PATTERN = r"^[0-9]{1,19}(?!\n)$"  # ASCII digits only: `[0-9]` is not `\d`
+FOLLOWING_LIMIT = 5_000  # API.md: accounts a user may follow (reads merge them all)
 
 
 class NewAccount(msgspec.Struct, forbid_unknown_fields=True):
@@ -73,6 +79,16 @@ class TokenInvalid(AccountsError):
     code = "token_invalid"
 
 
+class FollowingLimit(AccountsError):
+    code = "following_limit"
+
+
+class InputInvalid(AccountsError):
+    """A field the schema admits but the rules cannot use (details name it)."""
+
+    code = "validation_error"
+
+
 # ---------------------------------------------------------------- rules
 
 
@@ -83,6 +99,21 @@ def check_new_account(new: NewAccount) -> None:
             raise InvitationRequired(f"a {new.kind} account needs an invitation code")
         if new.category is None:
             raise CategoryRequired(f"a {new.kind} account needs a category", field="category")
+
+
+def valid_handle(text: str) -> bool:
+    return re.fullmatch(HANDLE_PATTERN, text) is not None
+
+
+def check_new_invitation(new: NewInvitation) -> None:
+    """An expiry must be a time Postgres can store: in UTC, still within years 1-9999."""
+    if new.expires_at is not None and new.expires_at.tzinfo is not None:
+        try:
+            new.expires_at.astimezone(UTC)
+        except OverflowError:
+            raise InputInvalid(
+                "expires_at is out of range once in UTC", field="$.expires_at"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -120,6 +151,33 @@ def check_follow(user_id: int, account_id: int, target_kind: str) -> None:
         raise NotFollowable("consumer accounts cannot be followed")
 
 
+def follows_past_limit(
+    pairs: Iterable[tuple[int, tuple[int, int]]],
+    following_counts: Mapping[int, int],
+    already_following: Set[tuple[int, int]],
+    limit: int,
+) -> list[tuple[int, FollowingLimit]]:
+    """The (index, refusal) of each new follow that would take its user past `limit`.
+
+    `pairs` are (index, (user, account)) in request order; new follows are admitted in
+    that order, and a follow the user already has (or was just admitted) costs nothing.
+    """
+    counts = dict(following_counts)
+    followed = set(already_following)
+    refused = []
+    for index, pair in pairs:
+        if pair in followed:
+            continue
+        user_id = pair[0]
+        if counts.get(user_id, 0) >= limit:
+            message = f"a user can follow at most {limit} accounts"
+            refused.append((index, FollowingLimit(message, limit=limit)))
+            continue
+        counts[user_id] = counts.get(user_id, 0) + 1
+        followed.add(pair)
+    return refused
+
+
 # ---------------------------------------------------------------- follow tokens (QR codes)
 
 
@@ -134,12 +192,17 @@ def sign_follow_token(secret: str, account_id: int, expires_epoch_s: int) -> str
     return f"{body}.{_b64(mac[:18])}"
 
 
+# What sign_follow_token makes: ASCII decimals (so int() is bounded and never sees "²")
+# and 18 MAC bytes in unpadded base64url.
+_FOLLOW_TOKEN = re.compile(r"([0-9]{1,19})\.([0-9]{1,19})\.[A-Za-z0-9_-]{24}")
+
+
 def verify_follow_token(secret: str, token: str, now_epoch_s: int) -> int:
     """The account a token names; TokenInvalid when forged, malformed or expired."""
-    parts = token.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+    parts = _FOLLOW_TOKEN.fullmatch(token)
+    if parts is None:
         raise TokenInvalid("malformed follow token")
-    account_id, expires = int(parts[0]), int(parts[1])
+    account_id, expires = int(parts[1]), int(parts[2])
     expected = sign_follow_token(secret, account_id, expires)
     if not hmac.compare_digest(expected.encode(), token.encode()):
         raise TokenInvalid("follow token signature does not match")

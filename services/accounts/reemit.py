@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
-from services.accounts.store import ACCOUNT_COLUMNS, SCHEMA, account_changed, follow_changed
+from services.accounts.follow_store import follow_changed
+from services.accounts.store import ACCOUNT_COLUMNS, SCHEMA, account_changed
 from shared import db, outbox
 from shared.config import Env
 

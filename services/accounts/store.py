@@ -1,8 +1,11 @@
-"""The accounts service's Postgres: accounts, invitations, follows and their events (outbox)."""
+"""The accounts service's Postgres: accounts, invitations, suspensions and their events.
+
+Follows are in follow_store. No method holds a pooled connection while it acquires
+another: enough concurrent calls doing so would take the whole pool and wait for ever.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -16,13 +19,12 @@ from services.accounts.domain import (
     Invitation,
     InvitationInvalid,
     NewAccount,
-    check_follow,
     check_new_account,
     invitation_refusal,
 )
 from shared import outbox
-from shared.events import AccountChanged, FollowChanged
-from shared.timeutil import rfc3339, utcnow
+from shared.events import AccountChanged
+from shared.timeutil import rfc3339
 
 SCHEMA = "accounts"
 ACCOUNT_COLUMNS = (
@@ -45,23 +47,6 @@ def account_changed(row: asyncpg.Record, change: str) -> AccountChanged:
     )
 
 
-_FOLLOW = (
-    "INSERT INTO follows (user_id, account_id, active, version, source, seq, followed_at) "
-    "SELECT u, a, true, 1, $3, nextval('follow_seq'), $4 "
-    "FROM unnest($1::bigint[], $2::bigint[]) AS p(u, a) "
-    "ON CONFLICT (user_id, account_id) DO UPDATE SET active = true, "
-    "version = follows.version + 1, source = EXCLUDED.source, seq = EXCLUDED.seq, "
-    "followed_at = EXCLUDED.followed_at WHERE NOT follows.active "
-    "RETURNING user_id, account_id, version, source"
-)
-_UNFOLLOW = (
-    "UPDATE follows f SET active = false, version = f.version + 1 "
-    "FROM unnest($1::bigint[], $2::bigint[]) AS p(u, a) "
-    "WHERE f.user_id = p.u AND f.account_id = p.a AND f.active "
-    "RETURNING f.user_id, f.account_id, f.version, f.source"
-)
-
-
 @dataclass
 class Outcome:
     """What a batch did: what it created or changed, and which items were refused, why."""
@@ -73,18 +58,6 @@ class Outcome:
     def raise_first_refusal(self) -> None:
         if self.refused:
             raise self.refused[0][1]
-
-
-def follow_changed(row: asyncpg.Record, following: bool, at: datetime) -> FollowChanged:
-    """The event of a follow row (user_id, account_id, version, source) changed at `at`."""
-    return FollowChanged(
-        user_id=str(row["user_id"]),
-        account_id=str(row["account_id"]),
-        following=following,
-        source=row["source"],
-        version=row["version"],
-        at=rfc3339(at),
-    )
 
 
 class AccountStore:
@@ -215,109 +188,6 @@ class AccountStore:
             raise AccountNotFound("account not found", handle=handle)
         return row
 
-    async def follow(self, user_id: int, account_id: int, source: str) -> bool:
-        """Makes user follow account; False when it already did (nothing changes then)."""
-        outcome = await self.change_follows([(user_id, account_id)], True, source, utcnow())
-        outcome.raise_first_refusal()
-        return outcome.changed == 1
-
-    async def unfollow(self, user_id: int, account_id: int, now: datetime) -> bool:
-        """Ends a follow; False when there was none (nothing changes then)."""
-        outcome = await self.change_follows([(user_id, account_id)], False, "api", now)
-        outcome.raise_first_refusal()
-        return outcome.changed == 1
-
-    async def change_follows(
-        self, pairs: list[tuple[int, int]], following: bool, source: str, now: datetime
-    ) -> Outcome:
-        """Follows (or unfollows) many (user, account) pairs in one transaction, with the
-        same rules and events as one at a time; pairs breaking a rule are refused, by index.
-        """
-        outcome = Outcome()
-        async with self.pool.acquire() as conn, conn.transaction():
-            ids = sorted({i for pair in pairs for i in pair})
-            rows = await conn.fetch(
-                "SELECT id, kind FROM accounts WHERE id = ANY($1::bigint[])", ids
-            )
-            kinds = {r["id"]: r["kind"] for r in rows}
-            valid: set[tuple[int, int]] = set()
-            for index, (user_id, account_id) in enumerate(pairs):
-                try:
-                    for one in (user_id, account_id):
-                        if one not in kinds:
-                            raise AccountNotFound("account not found", account_id=str(one))
-                    if following:
-                        check_follow(user_id, account_id, kinds[account_id])
-                    valid.add((user_id, account_id))
-                except AccountsError as refusal:
-                    outcome.refused.append((index, refusal))
-            # Sorted, so that concurrent batches lock follow rows in one order.
-            users, accounts = (
-                (list(c) for c in zip(*sorted(valid), strict=True)) if valid else ([], [])
-            )
-            if following:
-                changed = await conn.fetch(_FOLLOW, users, accounts, source, now)
-            else:
-                changed = await conn.fetch(_UNFOLLOW, users, accounts)
-            if not changed:
-                return outcome
-            await self._count(conn, changed, +1 if following else -1)
-            await outbox.enqueue(
-                conn,
-                SCHEMA,
-                *(follow_changed(r, following, now) for r in changed),
-            )
-            outcome.changed = len(changed)
-            return outcome
-
-    async def _count(
-        self, conn: asyncpg.Connection, changed: list[asyncpg.Record], delta: int
-    ) -> None:
-        followers = Counter(r["account_id"] for r in changed)
-        following = Counter(r["user_id"] for r in changed)
-        ids = sorted(followers.keys() | following.keys())
-        # Lock the account rows in id order first: two accounts following each other at
-        # once would otherwise lock them in opposite orders and deadlock. NO KEY UPDATE,
-        # because the follows foreign keys already hold KEY SHARE locks on these rows.
-        await conn.execute(
-            "SELECT 1 FROM accounts WHERE id = ANY($1::bigint[]) ORDER BY id FOR NO KEY UPDATE",
-            ids,
-        )
-        await conn.execute(
-            "UPDATE accounts a SET followers_count = a.followers_count + d.followers, "
-            "following_count = a.following_count + d.following "
-            "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS d(id, followers, following) "
-            "WHERE a.id = d.id",
-            ids,
-            [followers[i] * delta for i in ids],
-            [following[i] * delta for i in ids],
-        )
-
-    async def following(
-        self, user_id: int, limit: int, before_seq: int | None
-    ) -> list[asyncpg.Record]:
-        """Accounts user follows, newest follow first, each with the follow's seq (cursor)."""
-        return await self._follow_page("user_id", "account_id", user_id, limit, before_seq)
-
-    async def followers(
-        self, account_id: int, limit: int, before_seq: int | None
-    ) -> list[asyncpg.Record]:
-        """Accounts following account_id, newest follow first, each with the follow's seq."""
-        return await self._follow_page("account_id", "user_id", account_id, limit, before_seq)
-
-    async def _follow_page(
-        self, side: str, other: str, account_id: int, limit: int, before_seq: int | None
-    ) -> list[asyncpg.Record]:
-        await self.account(account_id)  # 404 for an unknown account, not an empty page
-        columns = ", ".join(f"a.{c}" for c in ACCOUNT_COLUMNS.split(", "))
-        return await self.pool.fetch(
-            f"SELECT f.seq, {columns} FROM follows f JOIN accounts a ON a.id = f.{other} "
-            f"WHERE f.{side} = $1 AND f.active AND f.seq < $2 ORDER BY f.seq DESC LIMIT $3",
-            account_id,
-            before_seq if before_seq is not None else 2**63 - 1,
-            limit,
-        )
-
     async def set_status(self, account_id: int, status: str) -> None:
         """Suspends or reinstates an account; a no-op (no event) when it already is so."""
         async with self.pool.acquire() as conn, conn.transaction():
@@ -328,7 +198,10 @@ class AccountStore:
                 status,
             )
             if row is None:
-                await self.account(account_id)  # 404 when it does not exist
+                # 404 when it does not exist. On this connection: asking the pool for a
+                # second one while holding this one deadlocks once enough calls do so.
+                if not await conn.fetchval("SELECT 1 FROM accounts WHERE id = $1", account_id):
+                    raise AccountNotFound("account not found", account_id=str(account_id))
                 return
             change = "suspended" if status == "suspended" else "unsuspended"
             await outbox.enqueue(conn, SCHEMA, account_changed(row, change))

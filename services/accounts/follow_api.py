@@ -1,0 +1,202 @@
+"""Follows over HTTP (API.md "accounts"): follow, unfollow, the two pages, and the
+signed follow tokens behind QR codes."""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import asyncpg
+import msgspec
+import segno
+from aiohttp import web
+
+from services.accounts import domain
+from services.accounts.api import CONFIG, FOLLOWS, STORE, Account, account_json
+from shared.auth import require_actor, require_role
+from shared.errors import forbidden
+from shared.http import (
+    CURSOR,
+    LIMIT,
+    Param,
+    Route,
+    id_param,
+    json_response,
+    no_content,
+    path_id,
+    principal,
+)
+from shared.ids import parse_id
+from shared.pagination import decode_cursor, page, parse_limit
+from shared.timeutil import from_epoch_ms, rfc3339, utcnow
+
+
+class AccountPage(msgspec.Struct):
+    items: list[Account]
+    next_cursor: str | None
+
+
+class FollowToken(msgspec.Struct):
+    token: str
+    url: str
+    expires_at: str
+
+
+def account_page(rows: list[asyncpg.Record], limit: int) -> dict[str, Any]:
+    next_position = [rows[-1]["seq"]] if len(rows) == limit else None
+    return page([account_json(r) for r in rows], next_position)
+
+
+async def follow(request: web.Request) -> web.Response:
+    user_id, account_id = path_id(request, "user_id"), path_id(request, "account_id")
+    require_actor(principal(request), user_id)
+    await request.app[FOLLOWS].follow(user_id, account_id, source="api")
+    return no_content()
+
+
+async def unfollow(request: web.Request) -> web.Response:
+    user_id, account_id = path_id(request, "user_id"), path_id(request, "account_id")
+    require_actor(principal(request), user_id)
+    await request.app[FOLLOWS].unfollow(user_id, account_id, utcnow())
+    return no_content()
+
+
+async def following(request: web.Request) -> web.Response:
+    user_id = path_id(request, "user_id")
+    require_actor(principal(request), user_id, staff_too=True)
+    limit = parse_limit(request.query)
+    cursor = decode_cursor(request.query, 1)
+    rows = await request.app[FOLLOWS].following(user_id, limit, cursor[0] if cursor else None)
+    return json_response(account_page(rows, limit))
+
+
+async def followers(request: web.Request) -> web.Response:
+    account_id = path_id(request, "id")
+    require_actor(principal(request), account_id, staff_too=True)
+    limit = parse_limit(request.query)
+    cursor = decode_cursor(request.query, 1)
+    rows = await request.app[FOLLOWS].followers(account_id, limit, cursor[0] if cursor else None)
+    return json_response(account_page(rows, limit))
+
+
+# ---------------------------------------------------------------- QR follow
+
+
+async def _follow_token(request: web.Request) -> tuple[str, str, int]:
+    account_id = path_id(request, "id")
+    await request.app[STORE].account(account_id)
+    config = request.app[CONFIG]
+    expires = int(time.time()) + config.follow_token_ttl_s
+    token = domain.sign_follow_token(config.common.jwt_secret, account_id, expires)
+    return token, f"{config.public_base_url}/{token}", expires
+
+
+async def follow_token(request: web.Request) -> web.Response:
+    token, url, expires = await _follow_token(request)
+    return json_response(
+        {"token": token, "url": url, "expires_at": rfc3339(from_epoch_ms(expires * 1000))}
+    )
+
+
+async def qr_svg(request: web.Request) -> web.Response:
+    _, url, _ = await _follow_token(request)
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="svg", scale=4)
+    return web.Response(body=out.getvalue(), content_type="image/svg+xml")
+
+
+async def qr_png(request: web.Request) -> web.Response:
+    _, url, _ = await _follow_token(request)
+    out = io.BytesIO()
+    segno.make(url, error="m").save(out, kind="png", scale=4)
+    return web.Response(body=out.getvalue(), content_type="image/png")
+
+
+async def redeem_follow_token(request: web.Request) -> web.Response:
+    caller = principal(request)
+    require_role(caller, "user")
+    account_id = domain.verify_follow_token(
+        request.app[CONFIG].common.jwt_secret, request.match_info["token"], int(time.time())
+    )
+    user_id = parse_id(caller.sub)
+    if user_id is None:
+        raise forbidden("the token's subject is not an account")
+    await request.app[FOLLOWS].follow(user_id, account_id, source="qr")
+    return no_content()
+
+
+ROUTES = (
+    Route(
+        "PUT",
+        "/v1/users/{user_id}/following/{account_id}",
+        follow,
+        "Follow (idempotent)",
+        status=204,
+        params=(id_param("user_id"), id_param("account_id")),
+        errors=(400, 404, 409),
+    ),
+    Route(
+        "DELETE",
+        "/v1/users/{user_id}/following/{account_id}",
+        unfollow,
+        "Unfollow (idempotent)",
+        status=204,
+        params=(id_param("user_id"), id_param("account_id")),
+        errors=(400, 404),
+    ),
+    Route(
+        "GET",
+        "/v1/users/{user_id}/following",
+        following,
+        "Accounts a user follows",
+        response=AccountPage,
+        params=(id_param("user_id"), LIMIT, CURSOR),
+        errors=(400, 404),
+    ),
+    Route(
+        "GET",
+        "/v1/accounts/{id}/followers",
+        followers,
+        "An account's followers",
+        response=AccountPage,
+        params=(id_param("id"), LIMIT, CURSOR),
+        errors=(400, 404),
+    ),
+    Route(
+        "GET",
+        "/v1/accounts/{id}/follow-token",
+        follow_token,
+        "A signed follow token",
+        response=FollowToken,
+        params=(id_param("id"),),
+        errors=(400, 404),
+    ),
+    Route(
+        "GET",
+        "/v1/accounts/{id}/qr.svg",
+        qr_svg,
+        "QR code of the follow URL (SVG)",
+        params=(id_param("id"),),
+        errors=(400, 404),
+        content_type="image/svg+xml",
+    ),
+    Route(
+        "GET",
+        "/v1/accounts/{id}/qr.png",
+        qr_png,
+        "QR code of the follow URL (PNG)",
+        params=(id_param("id"),),
+        errors=(400, 404),
+        content_type="image/png",
+    ),
+    Route(
+        "POST",
+        "/v1/follow-tokens/{token}/redeem",
+        redeem_follow_token,
+        "Follow through a scanned QR code",
+        status=204,
+        params=(Param("token", "path", required=True),),
+        errors=(400, 404, 409),
+    ),
+)
