@@ -203,6 +203,27 @@ class FanoutChunk(Contract):
 
 
 @dataclass(frozen=True)
+class FeedSweep(Contract):
+    """Take the account's posts out of the feeds of its followers with after_user < id <=
+    through_user (`suspended`), or put them back (not `suspended`): one chunk of a big
+    account's suspension or reinstatement. `version` is the account change it carries
+    out; a chunk of a version the account has since moved past is skipped."""
+
+    TOPIC = topics.FANOUT_WORK
+    TYPE = "feed.sweep"
+
+    account_id: str
+    version: int
+    suspended: bool
+    chunk: int
+    after_user: int
+    through_user: int | None
+
+    def key(self) -> str:
+        return f"{self.account_id}:sweep:{self.chunk}"
+
+
+@dataclass(frozen=True)
 class FeedRebuildRequested(Contract):
     """A user came back after being inactive: materialize their feed again."""
 
@@ -245,6 +266,7 @@ CONTRACTS: dict[tuple[str, int], type[Contract]] = {
         PostDeleted,
         PostInteraction,
         FanoutChunk,
+        FeedSweep,
         FeedRebuildRequested,
         EngagementRecorded,
     )

@@ -24,6 +24,11 @@ DEFAULT_FEED_CAP = 800
 # their timelines at read time. Written by fanout, which keeps the truth in Postgres.
 PULL_ACCOUNTS = "fanout:pull-accounts"
 
+# A user's feed keys expire this long after their activity marker (seen_key): feedread
+# sets that on every read, fanout on every write, so an inactive user's keys all go
+# together and a feed never outlives by much the marker that says it is complete.
+FEED_OUTLIVES_SEEN_S = 3600
+
 # Values of the activity marker (see seen_key).
 SEEN_PENDING = b"p"  # the user came back; fanout has not rebuilt the feed yet
 SEEN_READY = b"r"  # the materialized feed is complete

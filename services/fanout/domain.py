@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Generic, Literal, TypeVar
 
 # Followers per server-side script call: large enough that the Python client's per-call
 # cost is amortised, small enough that one call blocks Redis for only a few milliseconds.
@@ -11,8 +13,15 @@ PUSH_BATCH = 1000
 # Followers per work-topic message: a post of an account with more followers is split
 # into chunks that every fanout process of the group shares; a crash redoes one chunk.
 DEFAULT_CHUNK = 5000
-# How many of an account's newest posts a new follower receives at once.
+# How many of an account's newest posts a new follower receives at once. (A switch to push
+# and a reinstatement restore up to the feed cap: followers saw that many before.)
 BACKFILL_POSTS = 50
+# Followed accounts whose timelines a rebuild reads per round trip: with the feed cap of
+# 800, at most 40,000 entries in flight per rebuild whatever the number of follows.
+REBUILD_ACCOUNTS_PER_READ = 50
+# Rebuilds one process runs at once (rebuild group and HTTP together): each holds at most
+# a read's worth of entries (a few MiB), and they are Redis-bound, so more gain little.
+REBUILDS_AT_ONCE = 4
 # An account in pull mode goes back to push only below this share of the threshold, so
 # an account hovering around the threshold does not flip on every follow.
 PUSH_AGAIN_BELOW = 0.9
@@ -43,6 +52,9 @@ class ChunkBounds:
     through_user: int | None
 
 
+EVERY_FOLLOWER = ChunkBounds(-1, None)
+
+
 def merge_newest(entries: Sequence[tuple[bytes, float]], cap: int) -> list[tuple[bytes, float]]:
     """The `cap` newest distinct (post id, score) entries, newest first (a rebuilt feed)."""
     best: dict[bytes, float] = {}
@@ -50,3 +62,51 @@ def merge_newest(entries: Sequence[tuple[bytes, float]], cap: int) -> list[tuple
         best[member] = max(score, best.get(member, score))
     ordered = sorted(best.items(), key=lambda e: (e[1], e[0]), reverse=True)
     return ordered[:cap]
+
+
+FeedWork = Literal["remove", "restore"]
+
+
+def account_work(suspended: bool, change: str, flipped: bool) -> FeedWork | None:
+    """What an account event asks of its followers' feeds: while it is suspended its posts
+    come out; on reinstatement (a flip back, or a redelivered `unsuspended`) they go back."""
+    if suspended:
+        return "remove"
+    if flipped or change == "unsuspended":
+        return "restore"
+    return None
+
+
+S = TypeVar("S")
+
+
+@dataclass
+class NewestEntries(Generic[S]):
+    """The `cap` newest distinct (post id, score) entries offered so far, each with the
+    source it came from, in feed order (score, then post id): a min-heap whose root is
+    the oldest kept, so a merge of any number of timelines holds `cap` entries."""
+
+    cap: int
+    _heap: list[tuple[float, bytes, S]] = field(default_factory=list)
+    _members: set[bytes] = field(default_factory=set)
+
+    def floor(self) -> float | None:
+        """The lowest score that can still get in once full (None: anything can)."""
+        return self._heap[0][0] if len(self._heap) >= self.cap > 0 else None
+
+    def offer(self, member: bytes, score: float, source: S) -> None:
+        if member in self._members or self.cap <= 0:
+            return
+        if len(self._heap) < self.cap:
+            heapq.heappush(self._heap, (score, member, source))
+        elif (score, member) > self._heap[0][:2]:
+            dropped = heapq.heapreplace(self._heap, (score, member, source))
+            self._members.discard(dropped[1])
+        else:
+            return
+        self._members.add(member)
+
+    def newest(self) -> list[tuple[bytes, float, S]]:
+        """What is kept, newest first."""
+        ordered = sorted(self._heap, key=lambda e: (e[0], e[1]), reverse=True)
+        return [(member, score, source) for score, member, source in ordered]

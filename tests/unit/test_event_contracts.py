@@ -22,6 +22,7 @@ from shared.events import (
     Envelope,
     FanoutChunk,
     FeedRebuildRequested,
+    FeedSweep,
     FollowChanged,
     PostDeleted,
     PostInteraction,
@@ -81,6 +82,14 @@ SAMPLES: dict[str, events.Contract] = {
         chunk=3,
         after_user=400891230179688000,
         through_user=None,
+    ),
+    "feed_sweep_v1": FeedSweep(
+        account_id="400891230179688448",
+        version=4,
+        suspended=True,
+        chunk=2,
+        after_user=400891230179688000,
+        through_user=400891230179689000,
     ),
     "feed_rebuild_requested_v1": FeedRebuildRequested(user_id="400891230179688449", at=AT),
     "engagement_recorded_v1": EngagementRecorded(
