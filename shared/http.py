@@ -24,7 +24,7 @@ from prometheus_client import (
 
 from shared.auth import Principal, principal_from_header
 from shared.errors import ApiError, DomainError, validation_error
-from shared.ids import parse_id
+from shared.ids import ID_REGEX, parse_id
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Route:
     content_type: str = "application/json"
 
 
-ID_PATTERN = {"type": "string", "pattern": "^[0-9]{1,19}$"}
+ID_PATTERN = {"type": "string", "pattern": ID_REGEX}  # canonical decimal, 1..2^63-1
 LIMIT = Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 100})
 CURSOR = Param("cursor")
 
@@ -90,7 +90,7 @@ def path_id(request: web.Request, name: str) -> int:
     """A 64-bit id from the path; 400 naming the parameter when it is not one."""
     value = parse_id(request.match_info[name])
     if value is None:
-        raise validation_error(name, f"{name} must be a decimal 64-bit id")
+        raise validation_error(name, f"{name} must be a canonical decimal id from 1 to 2^63-1")
     return value
 
 

@@ -2,32 +2,61 @@
 
 41 bits of milliseconds since WEITAO_EPOCH, 10 bits of worker, 12 bits of sequence.
 Time order matters: feeds break score ties by id, and newer ids sort after older ones.
+A worker number is claimed from Postgres (shared/idworkers.py), so no two live
+processes, in any container or host, mint with the same one.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
+from typing import Protocol
 
 WEITAO_EPOCH_MS = 1_700_000_000_000  # 2023-11-14: keeps ids well inside 63 bits for decades
-_WORKER_BITS = 10
+WORKER_BITS = 10
 _SEQUENCE_BITS = 12
 _MAX_SEQUENCE = (1 << _SEQUENCE_BITS) - 1
+MAX_ID = (1 << 63) - 1  # ids are Postgres bigints
+
+# Canonical ASCII decimal: "0" or no leading zero. `[0-9]` is ASCII only, and fullmatch
+# leaves no trailing newline ("²", "٣", "05" and "5\n" are not numbers of this API).
+_CANONICAL_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+
+
+class Worker(Protocol):
+    """Where a generator gets its worker number; raises while the number is not held."""
+
+    def number(self) -> int: ...
+
+
+class FixedWorker:
+    """A worker number given by hand: tests and one-off tools that own a number."""
+
+    def __init__(self, number: int) -> None:
+        if not 0 <= number < 1 << WORKER_BITS:
+            raise ValueError(f"worker number {number} outside 0..{(1 << WORKER_BITS) - 1}")
+        self._number = number
+
+    def number(self) -> int:
+        return self._number
 
 
 class IdGenerator:
-    """Thread-safe Snowflake generator; `worker` must differ between live processes."""
+    """Thread-safe Snowflake generator minting as `worker`, an int or a claimed lease."""
 
-    def __init__(self, worker: int | None = None) -> None:
-        if worker is None:
-            worker = os.getpid()
-        self._worker = worker & ((1 << _WORKER_BITS) - 1)
+    def __init__(self, worker: int | Worker | None = None) -> None:
+        if worker is None:  # TRANSITIONAL until app.py claims a lease: remove before the end
+            worker = os.getpid() & ((1 << WORKER_BITS) - 1)
+        self._worker = FixedWorker(worker) if isinstance(worker, int) else worker
         self._lock = threading.Lock()
         self._last_ms = -1
         self._sequence = 0
 
     def next_id(self) -> int:
+        """A new id; raises what the worker raises when its number is not held (no id then)."""
+        worker = self._worker.number()
         with self._lock:
             now = int(time.time() * 1000)
             # A clock that steps back must not repeat ids: keep counting on the last millisecond.
@@ -40,20 +69,45 @@ class IdGenerator:
                 self._sequence = 0
             self._last_ms = now
             return (
-                ((now - WEITAO_EPOCH_MS) << (_WORKER_BITS + _SEQUENCE_BITS))
-                | (self._worker << _SEQUENCE_BITS)
+                ((now - WEITAO_EPOCH_MS) << (WORKER_BITS + _SEQUENCE_BITS))
+                | (worker << _SEQUENCE_BITS)
                 | self._sequence
             )
 
 
 def id_time_ms(snowflake: int) -> int:
     """The epoch milliseconds at which an id was made."""
-    return (snowflake >> (_WORKER_BITS + _SEQUENCE_BITS)) + WEITAO_EPOCH_MS
+    return (snowflake >> (WORKER_BITS + _SEQUENCE_BITS)) + WEITAO_EPOCH_MS
 
 
-def parse_id(text: str) -> int | None:
-    """A positive 64-bit id from its decimal string, or None when it is not one."""
-    if not text.isdigit() or len(text) > 19:
+def parse_decimal(text: object, low: int, high: int) -> int | None:
+    """`text` as an int in low..high (0 <= low) if it is canonical ASCII decimal, else None."""
+    # The length check comes first: int() of thousands of digits is slow, then a ValueError.
+    if not isinstance(text, str) or not 0 < len(text) <= len(str(high)):
+        return None
+    if _CANONICAL_DECIMAL.fullmatch(text) is None:
         return None
     value = int(text)
-    return value if 0 < value < (1 << 63) else None
+    return value if low <= value <= high else None
+
+
+def parse_id(text: object) -> int | None:
+    """A positive 64-bit id from its canonical decimal string, or None when it is not one."""
+    return parse_decimal(text, 1, MAX_ID)
+
+
+def decimal_pattern(high: int) -> str:
+    """An anchored regex matching exactly the canonical decimals 1..high (OpenAPI strings)."""
+    digits = str(high)
+    branches = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    # Numbers as long as `high`: its first i digits, a smaller digit, then any digits.
+    for i, digit in enumerate(digits):
+        lowest = 1 if i == 0 else 0
+        if int(digit) > lowest:
+            rest = len(digits) - i - 1
+            branches.append(f"{digits[:i]}[{lowest}-{int(digit) - 1}][0-9]{{{rest}}}")
+    branches.append(digits)
+    return f"^(?:{'|'.join(branches)})$"
+
+
+ID_REGEX = decimal_pattern(MAX_ID)

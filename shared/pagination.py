@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from shared.errors import validation_error
+from shared.ids import MAX_ID, parse_decimal
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+_CURSOR_TEXT = re.compile(r"[A-Za-z0-9_-]+")  # what encode_cursor writes: unpadded base64url
 
 
 def parse_limit(query: Mapping[str, str]) -> int:
+    """`?limit=`: DEFAULT_LIMIT when absent; 400 unless a canonical decimal from 1 to 100."""
     raw = query.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    limit = parse_decimal(raw, 1, MAX_LIMIT)
+    if limit is None:
         raise validation_error("limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
-    return int(raw)
+    return limit
 
 
 def encode_cursor(position: list[Any]) -> str:
@@ -29,18 +34,23 @@ def encode_cursor(position: list[Any]) -> str:
 
 
 def decode_cursor(query: Mapping[str, str], arity: int) -> list[Any] | None:
-    """The position a cursor names, or None on the first page; 400 for a cursor not ours."""
+    """The position a cursor names, or None on the first page; 400 for a cursor not ours.
+
+    A position is `arity` integers in 0..2^63-1 (Postgres bigints, scores in ms).
+    """
     raw = query.get("cursor")
     if raw is None or raw == "":
         return None
-    try:
-        position = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-    except (ValueError, orjson.JSONDecodeError):
-        position = None
+    position = None
+    if _CURSOR_TEXT.fullmatch(raw):
+        try:
+            position = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        except ValueError:  # binascii.Error and orjson.JSONDecodeError are ValueErrors
+            position = None
     if (
         not isinstance(position, list)
         or len(position) != arity
-        or not all(isinstance(p, int) and not isinstance(p, bool) for p in position)
+        or not all(type(p) is int and 0 <= p <= MAX_ID for p in position)
     ):
         raise validation_error("cursor", "cursor is not one this API issued")
     return position
