@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import asyncpg
 import msgspec
 from aiohttp import web
 
-from services.publishing import domain, similarity
-from services.publishing.config import PublishingConfig
+from services.publishing import domain
+from services.publishing.interactions import InteractionStore
+from services.publishing.publish import Publisher
 from services.publishing.store import PostStore, post_view
 from shared.auth import require_actor
 from shared.errors import DomainError, forbidden
@@ -30,7 +30,8 @@ from shared.pagination import decode_cursor, page, parse_limit
 from shared.timeutil import rfc3339, utcnow
 
 STORE = web.AppKey("publishing_store", PostStore)
-CONFIG = web.AppKey("publishing_config", PublishingConfig)
+INTERACTIONS = web.AppKey("publishing_interactions", InteractionStore)
+PUBLISHER = web.AppKey("publishing_publisher", Publisher)
 IDS = web.AppKey("publishing_ids", IdGenerator)
 
 ERROR_STATUSES: dict[type[DomainError], int] = {
@@ -114,14 +115,13 @@ async def publish(request: web.Request) -> web.Response:
     require_actor(principal(request), account_id)
     new = await read_body(request, domain.NewPost)
     now = utcnow()
-    domain.check_post(new, now)
-    limit = request.app[CONFIG].daily_post_limit
-    # Pure CPU work (up to ~30 ms for a long body): off the event loop's own turn.
-    fingerprint = await asyncio.to_thread(similarity.fingerprint, new.title, new.body)
-    row, used = await request.app[STORE].publish(
-        request.app[IDS].next_id(), account_id, new, now, limit, fingerprint
-    )
-    quota = {"used": used, "limit": limit, "resets_at": rfc3339(domain.quota_resets_at(now))}
+    publisher = request.app[PUBLISHER]
+    row, used = await publisher.publish(account_id, new, now)
+    quota = {
+        "used": used,
+        "limit": publisher.daily_limit,
+        "resets_at": rfc3339(domain.quota_resets_at(now)),
+    }
     return json_response({**post_json(row), "quota": quota}, 201)
 
 
@@ -168,7 +168,7 @@ def caller_account(request: web.Request) -> int:
 async def add_comment(request: web.Request) -> web.Response:
     post_id = path_id(request, "id")
     new = await read_body(request, domain.NewComment)
-    row = await request.app[STORE].add_comment(
+    row = await request.app[INTERACTIONS].add_comment(
         request.app[IDS].next_id(), post_id, caller_account(request), new.text, utcnow()
     )
     return json_response(comment_json(row), 201)
@@ -177,7 +177,7 @@ async def add_comment(request: web.Request) -> web.Response:
 async def list_comments(request: web.Request) -> web.Response:
     limit = parse_limit(request.query)
     cursor = decode_cursor(request.query, 1)
-    rows = await request.app[STORE].comments(
+    rows = await request.app[INTERACTIONS].comments(
         path_id(request, "id"), limit, cursor[0] if cursor else None
     )
     next_position = [rows[-1]["id"]] if len(rows) == limit else None
@@ -187,7 +187,7 @@ async def list_comments(request: web.Request) -> web.Response:
 async def delete_comment(request: web.Request) -> web.Response:
     caller = principal(request)
     acting = {parse_id(caller.sub)} - {None}
-    await request.app[STORE].delete_comment(
+    await request.app[INTERACTIONS].delete_comment(
         path_id(request, "id"),
         path_id(request, "comment_id"),
         acting,  # type: ignore[arg-type]
@@ -200,14 +200,14 @@ async def delete_comment(request: web.Request) -> web.Response:
 async def like(request: web.Request) -> web.Response:
     user_id = path_id(request, "user_id")
     require_actor(principal(request), user_id)
-    await request.app[STORE].set_like(path_id(request, "id"), user_id, True, utcnow())
+    await request.app[INTERACTIONS].set_like(path_id(request, "id"), user_id, True, utcnow())
     return no_content()
 
 
 async def unlike(request: web.Request) -> web.Response:
     user_id = path_id(request, "user_id")
     require_actor(principal(request), user_id)
-    await request.app[STORE].set_like(path_id(request, "id"), user_id, False, utcnow())
+    await request.app[INTERACTIONS].set_like(path_id(request, "id"), user_id, False, utcnow())
     return no_content()
 
 
@@ -215,7 +215,7 @@ async def vote(request: web.Request) -> web.Response:
     user_id = path_id(request, "user_id")
     require_actor(principal(request), user_id)
     choice = await read_body(request, domain.CastVote)
-    await request.app[STORE].vote(path_id(request, "id"), user_id, choice.option, utcnow())
+    await request.app[INTERACTIONS].vote(path_id(request, "id"), user_id, choice.option, utcnow())
     return no_content()
 
 

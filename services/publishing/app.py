@@ -9,11 +9,12 @@ from aiohttp import web
 
 from services.publishing import api, consumer
 from services.publishing.config import PublishingConfig
+from services.publishing.interactions import InteractionStore
+from services.publishing.publish import Publisher
 from services.publishing.store import SCHEMA, PostStore
 from shared import logs, runtime
 from shared.http import METRICS, build_app
 from shared.ids import IdGenerator
-from shared.kafka import ConsumerLoop
 from shared.outbox import OutboxRelay
 
 POOL = web.AppKey("publishing_pool", asyncpg.Pool)
@@ -21,21 +22,20 @@ POOL = web.AppKey("publishing_pool", asyncpg.Pool)
 
 def create_app(config: PublishingConfig) -> web.Application:
     app = build_app("Weitao publishing", config.common.jwt_secret, api.ROUTES, api.ERROR_STATUSES)
-    app[api.CONFIG] = config
     app[api.IDS] = IdGenerator()
     bootstrap = config.common.kafka_bootstrap
 
     async def store(app: web.Application):
         app[api.STORE] = PostStore(app[POOL])
+        app[api.INTERACTIONS] = InteractionStore(app[POOL])
+        app[api.PUBLISHER] = Publisher(app[api.STORE], app[api.IDS], config.daily_post_limit)
         yield
 
     async def relay(app: web.Application) -> None:
         await OutboxRelay(app[POOL], SCHEMA, bootstrap, app[METRICS]).run()
 
     async def consume(app: web.Application) -> None:
-        await ConsumerLoop(
-            bootstrap, consumer.GROUP, consumer.handlers(app[api.STORE]), app[METRICS]
-        ).run()
+        await consumer.AccountsLoop(bootstrap, app[api.STORE], app[METRICS]).run()
 
     app.cleanup_ctx.extend(
         [

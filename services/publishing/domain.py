@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from shared.errors import DomainError
+from shared.events import AccountChanged
 from shared.timeutil import parse_rfc3339, rfc3339
 from shared.vocabulary import Category
 
@@ -183,6 +185,45 @@ def check_author(kind: str | None, status: str | None) -> None:
         raise NotAnOperator("consumer accounts cannot publish")
     if status == "suspended":
         raise AccountSuspended("a suspended account cannot publish")
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    """An account.changed event and when accounts made the change."""
+
+    event: AccountChanged
+    at: datetime
+
+
+@dataclass(frozen=True)
+class SuspensionWindow:
+    """The time an account was suspended: from `since`, until `until` (None: still is)."""
+
+    account_id: int
+    since: datetime
+    until: datetime | None
+
+
+def suspension_windows(
+    changes: list[AccountChange], known_versions: dict[int, int]
+) -> list[SuspensionWindow]:
+    """The suspensions among changes newer than the version publishing knows of each
+    account, each ended by the account's next change to another status, if any is here."""
+    windows: list[SuspensionWindow] = []
+    opened: dict[int, datetime] = {}
+    for change in sorted(changes, key=lambda c: c.event.version):
+        account_id = int(change.event.account_id)
+        if change.event.version <= known_versions.get(account_id, 0):
+            continue  # already applied: its retractions were made with it
+        suspended = change.event.status == "suspended"
+        if suspended and account_id not in opened:
+            opened[account_id] = change.at
+        elif not suspended and account_id in opened:
+            windows.append(SuspensionWindow(account_id, opened.pop(account_id), change.at))
+    windows.extend(
+        SuspensionWindow(account_id, since, None) for account_id, since in opened.items()
+    )
+    return windows
 
 
 def vote_option(post_kind: str, vote: dict | None, choice: str | int, now: datetime) -> int:

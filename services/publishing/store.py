@@ -1,7 +1,9 @@
-"""The publishing service's Postgres: posts, its authors projection, and the outbox."""
+"""The publishing service's Postgres: posts, its authors projection, and the outbox
+(interactions with posts are in interactions.py)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,25 +12,21 @@ import msgspec
 
 from services.publishing import similarity
 from services.publishing.domain import (
-    CommentNotFound,
+    AccountChange,
     DuplicateContent,
     NewPost,
-    NotAllowed,
     PostNotFound,
+    SuspensionWindow,
     check_author,
     check_quota,
     shanghai_day,
-    vote_option,
+    suspension_windows,
 )
 from shared import outbox
-from shared.events import (
-    AccountChanged,
-    PostDeleted,
-    PostInteraction,
-    PostPublished,
-    newest_per_entity,
-)
-from shared.timeutil import epoch_ms, rfc3339
+from shared.events import PostDeleted, PostPublished, newest_per_entity
+from shared.timeutil import epoch_ms, rfc3339, utcnow
+
+log = logging.getLogger(__name__)
 
 SCHEMA = "publishing"
 COPY_WINDOW = timedelta(days=30)  # API.md: copies of posts of the last 30 days are refused
@@ -46,6 +44,16 @@ def post_published(row: asyncpg.Record) -> PostPublished:
         category=row["category"],
         published_ms=epoch_ms(row["created_at"]),
         post=post_view(row),
+    )
+
+
+def post_deleted(row: asyncpg.Record) -> PostDeleted:
+    """The post.deleted event of a post row (id, account_id, category, created_at)."""
+    return PostDeleted(
+        post_id=str(row["id"]),
+        account_id=str(row["account_id"]),
+        category=row["category"],
+        published_ms=epoch_ms(row["created_at"]),
     )
 
 
@@ -72,21 +80,84 @@ class PostStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def apply_accounts(self, events: list[AccountChanged]) -> None:
-        """Keeps the newest known state of each account (older or repeated events: no-op)."""
-        latest = newest_per_entity(events)
-        await self.pool.execute(
-            "INSERT INTO authors (id, kind, category, status, version) "
-            "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
-            "$5::bigint[]) ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, "
-            "category = EXCLUDED.category, status = EXCLUDED.status, version = EXCLUDED.version "
-            "WHERE authors.version < EXCLUDED.version",
-            [int(e.account_id) for e in latest],
-            [e.kind for e in latest],
-            [e.category for e in latest],
-            [e.status for e in latest],
-            [e.version for e in latest],
+    async def apply_accounts(self, changes: list[AccountChange]) -> None:
+        """Keeps the newest known state of each account (older or repeated changes: no-op),
+        and retracts the posts accepted while a newly learnt suspension lasted."""
+        latest = newest_per_entity([c.event for c in changes])
+        ids = [int(e.account_id) for e in latest]
+        async with self.pool.acquire() as conn, conn.transaction():
+            # The row locks order this against publish(), which holds the author's row
+            # while it checks and inserts: a post committed before them is retracted
+            # below, one checked after them sees the suspension and is refused.
+            known = await conn.fetch(
+                "SELECT id, version FROM authors WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids
+            )
+            windows = suspension_windows(changes, {r["id"]: r["version"] for r in known})
+            await conn.execute(
+                "INSERT INTO authors (id, kind, category, status, version) "
+                "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
+                "$5::bigint[]) ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, "
+                "category = EXCLUDED.category, status = EXCLUDED.status, "
+                "version = EXCLUDED.version WHERE authors.version < EXCLUDED.version",
+                ids,
+                [e.kind for e in latest],
+                [e.category for e in latest],
+                [e.status for e in latest],
+                [e.version for e in latest],
+            )
+            if windows:
+                await self._retract(conn, windows)
+
+    async def _retract(self, conn: asyncpg.Connection, windows: list[SuspensionWindow]) -> None:
+        """Deletes, as DELETE /v1/posts/{id} does, the posts accepted in the windows.
+
+        Publishing learns of a suspension from Kafka, so its copy of the account lags by
+        design (a publish must not wait for, or call, accounts): a post accepted in that
+        lag was never allowed. Its post.deleted takes it out of every feed for good, so an
+        unsuspension does not bring it back; a redelivered suspension finds nothing left.
+        """
+        rows = await conn.fetch(
+            "UPDATE posts p SET deleted_at = $4 "
+            "FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[]) "
+            "  AS w(account_id, since, until) "
+            "WHERE p.account_id = w.account_id AND p.created_at >= w.since "
+            "AND (w.until IS NULL OR p.created_at < w.until) AND p.deleted_at IS NULL "
+            "RETURNING p.id, p.account_id, p.category, p.created_at",
+            [w.account_id for w in windows],
+            [w.since for w in windows],
+            [w.until for w in windows],
+            utcnow(),
         )
+        if rows:
+            await outbox.enqueue(conn, SCHEMA, *map(post_deleted, rows))
+            log.info(
+                "retracted posts accepted while their account was suspended",
+                extra={"posts": [str(r["id"]) for r in rows]},
+            )
+
+    async def check_may_publish(self, account_id: int, now: datetime, daily_limit: int) -> None:
+        """Refuses an unknown, consumer or suspended author, or one over the quota, without
+        locking anything: the cheap early answer (publish() checks again under the lock)."""
+        async with self.pool.acquire() as conn:
+            await self._standing(conn, account_id, now, daily_limit, lock=False)
+
+    async def _standing(
+        self, conn: asyncpg.Connection, account_id: int, now: datetime, daily_limit: int, lock: bool
+    ) -> tuple[asyncpg.Record, int]:
+        """The author row and its posts of the Shanghai day, once both rules allow a post."""
+        author = await conn.fetchrow(
+            "SELECT kind, category, status FROM authors WHERE id = $1"
+            + (" FOR UPDATE" if lock else ""),
+            account_id,
+        )
+        check_author(author and author["kind"], author and author["status"])
+        used = await conn.fetchval(
+            "SELECT count(*) FROM posts WHERE account_id = $1 AND shanghai_day = $2",
+            account_id,
+            shanghai_day(now),
+        )
+        check_quota(used, daily_limit, now)
+        return author, used
 
     async def publish(
         self,
@@ -100,19 +171,9 @@ class PostStore:
         """Stores a post, its fingerprint and its event; returns the post with the quota
         used today (this one included)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            # The author row lock serialises one account's publishes, so the count below
-            # cannot be raced; the unique day slot backs that up inside the table itself.
-            author = await conn.fetchrow(
-                "SELECT kind, category, status FROM authors WHERE id = $1 FOR UPDATE", account_id
-            )
-            check_author(author and author["kind"], author and author["status"])
-            day = shanghai_day(now)
-            used = await conn.fetchval(
-                "SELECT count(*) FROM posts WHERE account_id = $1 AND shanghai_day = $2",
-                account_id,
-                day,
-            )
-            check_quota(used, daily_limit, now)
+            # The author row lock serialises one account's publishes, so the count cannot
+            # be raced; the unique day slot backs that up inside the table itself.
+            author, used = await self._standing(conn, account_id, now, daily_limit, lock=True)
             if fingerprint is not None:
                 await self._refuse_copies(conn, account_id, fingerprint, now)
             attachments = msgspec.to_builtins(
@@ -136,7 +197,7 @@ class PostStore:
                 new.category or author["category"] or "other",
                 attachments,
                 now,
-                day,
+                shanghai_day(now),
                 used + 1,
             )
             if fingerprint is not None:
@@ -229,150 +290,9 @@ class PostStore:
         async with self.pool.acquire() as conn, conn.transaction():
             row = await conn.fetchrow(
                 "UPDATE posts SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL "
-                "RETURNING account_id, category, created_at",
+                "RETURNING id, account_id, category, created_at",
                 post_id,
                 now,
             )
-            if row is None:
-                return
-            await outbox.enqueue(
-                conn,
-                SCHEMA,
-                PostDeleted(
-                    post_id=str(post_id),
-                    account_id=str(row["account_id"]),
-                    category=row["category"],
-                    published_ms=epoch_ms(row["created_at"]),
-                ),
-            )
-
-    # ------------------------------------------------------------ interactions
-
-    async def _live_post(self, conn: asyncpg.Connection, post_id: int) -> asyncpg.Record:
-        row = await conn.fetchrow(
-            "SELECT id, account_id, kind, attachments FROM posts "
-            "WHERE id = $1 AND deleted_at IS NULL",
-            post_id,
-        )
-        if row is None:
-            raise PostNotFound("post not found", post_id=str(post_id))
-        return row
-
-    async def _interaction(
-        self,
-        conn: asyncpg.Connection,
-        post: asyncpg.Record,
-        user_id: int,
-        action: str,
-        now: datetime,
-        **extra: str | int | None,
-    ) -> None:
-        await outbox.enqueue(
-            conn,
-            SCHEMA,
-            PostInteraction(
-                post_id=str(post["id"]),
-                account_id=str(post["account_id"]),
-                user_id=str(user_id),
-                action=action,
-                at=rfc3339(now),
-                **extra,  # type: ignore[arg-type]
-            ),
-        )
-
-    async def add_comment(
-        self, comment_id: int, post_id: int, author_id: int, text: str, now: datetime
-    ) -> asyncpg.Record:
-        async with self.pool.acquire() as conn, conn.transaction():
-            post = await self._live_post(conn, post_id)
-            row = await conn.fetchrow(
-                "INSERT INTO comments (id, post_id, author_id, text, created_at) "
-                "VALUES ($1, $2, $3, $4, $5) RETURNING id, post_id, author_id, text, created_at",
-                comment_id,
-                post_id,
-                author_id,
-                text,
-                now,
-            )
-            await conn.execute("UPDATE posts SET comments = comments + 1 WHERE id = $1", post_id)
-            await self._interaction(
-                conn, post, author_id, "comment", now, comment_id=str(comment_id)
-            )
-            return row
-
-    async def comments(
-        self, post_id: int, limit: int, after_id: int | None
-    ) -> list[asyncpg.Record]:
-        """A post's comments, oldest first."""
-        async with self.pool.acquire() as conn:
-            await self._live_post(conn, post_id)
-            return await conn.fetch(
-                "SELECT id, post_id, author_id, text, created_at FROM comments "
-                "WHERE post_id = $1 AND deleted_at IS NULL AND id > $2 ORDER BY id LIMIT $3",
-                post_id,
-                after_id or 0,
-                limit,
-            )
-
-    async def delete_comment(
-        self, post_id: int, comment_id: int, may_delete: set[int], staff: bool, now: datetime
-    ) -> None:
-        """Removes a comment if the caller is its author or the post's owner (or staff)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            post = await self._live_post(conn, post_id)
-            comment = await conn.fetchrow(
-                "SELECT author_id FROM comments WHERE id = $1 AND post_id = $2 "
-                "AND deleted_at IS NULL FOR UPDATE",
-                comment_id,
-                post_id,
-            )
-            if comment is None:
-                raise CommentNotFound("comment not found", comment_id=str(comment_id))
-            if not staff and not may_delete & {comment["author_id"], post["account_id"]}:
-                raise NotAllowed("only the comment's author or the post's owner may delete it")
-            await conn.execute("UPDATE comments SET deleted_at = $2 WHERE id = $1", comment_id, now)
-            await conn.execute("UPDATE posts SET comments = comments - 1 WHERE id = $1", post_id)
-            await self._interaction(
-                conn, post, comment["author_id"], "uncomment", now, comment_id=str(comment_id)
-            )
-
-    async def set_like(self, post_id: int, user_id: int, liked: bool, now: datetime) -> None:
-        """Likes or unlikes; repeating either changes nothing."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            post = await self._live_post(conn, post_id)
-            if liked:
-                changed = await conn.fetchval(
-                    "INSERT INTO likes (post_id, user_id) VALUES ($1, $2) "
-                    "ON CONFLICT DO NOTHING RETURNING 1",
-                    post_id,
-                    user_id,
-                )
-            else:
-                changed = await conn.fetchval(
-                    "DELETE FROM likes WHERE post_id = $1 AND user_id = $2 RETURNING 1",
-                    post_id,
-                    user_id,
-                )
-            if changed:
-                await conn.execute(
-                    "UPDATE posts SET likes = likes + $2 WHERE id = $1", post_id, 1 if liked else -1
-                )
-                await self._interaction(conn, post, user_id, "like" if liked else "unlike", now)
-
-    async def vote(self, post_id: int, user_id: int, choice: str | int, now: datetime) -> None:
-        """Casts or moves a user's one vote on an open vote post."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            post = await self._live_post(conn, post_id)
-            option = vote_option(post["kind"], post["attachments"].get("vote"), choice, now)
-            first = await conn.fetchval(
-                "INSERT INTO votes (post_id, user_id, option, voted_at) VALUES ($1, $2, $3, $4) "
-                "ON CONFLICT (post_id, user_id) DO UPDATE SET option = EXCLUDED.option, "
-                "voted_at = EXCLUDED.voted_at RETURNING xmax = 0",
-                post_id,
-                user_id,
-                option,
-                now,
-            )
-            if first:
-                await conn.execute("UPDATE posts SET votes = votes + 1 WHERE id = $1", post_id)
-            await self._interaction(conn, post, user_id, "vote", now, option=option)
+            if row is not None:
+                await outbox.enqueue(conn, SCHEMA, post_deleted(row))
