@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.accounts.domain import FOLLOWING_LIMIT
-from shared.config import Common, Env
+from shared.config import Common, ConfigError, Env
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class AccountsConfig:
     @classmethod
     def from_env(cls, env: Env | None = None) -> AccountsConfig:
         env = env or Env.from_os()
-        return cls(
+        config = cls(
             common=Common.from_env(env),
             port=env.int("WEITAO_ACCOUNTS_PORT"),
             public_base_url=env.str("WEITAO_PUBLIC_BASE_URL").rstrip("/"),
@@ -30,3 +30,6 @@ class AccountsConfig:
                 else FOLLOWING_LIMIT
             ),
         )
+        if config.following_limit < 1:
+            raise ConfigError("setting WEITAO_FOLLOWING_LIMIT must be at least 1")
+        return config

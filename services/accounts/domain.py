@@ -23,6 +23,7 @@ OPERATOR_KINDS: tuple[str, ...] = ("seller", "influencer", "media")
 # forbids that and means nothing in ECMA-262, so /openapi.json states the same rule.
 HANDLE_PATTERN = r"^[a-z0-9_]{3,30}(?!\n)$"
 ID_PATTERN = r"^[0-9]{1,19}(?!\n)$"  # ASCII digits only: `[0-9]` is not `\d`
+INVITATION_CODE_PATTERN = r"^[A-Z0-9]{1,64}(?!\n)$"  # new_invitation_code's alphabet and more
 FOLLOWING_LIMIT = 5_000  # API.md: accounts a user may follow (reads merge them all)
 
 
@@ -31,7 +32,7 @@ class NewAccount(msgspec.Struct, forbid_unknown_fields=True):
     kind: Kind
     display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
     category: Category | None = None
-    invitation_code: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    invitation_code: Annotated[str, msgspec.Meta(pattern=INVITATION_CODE_PATTERN)] | None = None
 
 
 class NewInvitation(msgspec.Struct, forbid_unknown_fields=True):

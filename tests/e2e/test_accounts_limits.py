@@ -250,6 +250,22 @@ async def test_a_handle_with_a_trailing_newline_is_refused_everywhere(api):
     assert found.expect(200)["id"] == created["id"]
 
 
+async def test_an_invitation_code_with_a_trailing_newline_admits_nobody(api):
+    code = await api.create_invitation(max_uses=1, kinds=["seller"])
+    body = {
+        "handle": handle("nl"),
+        "kind": "seller",
+        "display_name": "x",
+        "category": "home",
+        "invitation_code": f"{code}\n",
+    }
+    reply = await api.call("accounts", "POST", "/v1/accounts", as_=GATEWAY, json=body)
+    assert_validation_error(reply, "code with a newline")
+    assert reply.body["error"]["details"]["field"] == "$.invitation_code"
+    body["invitation_code"] = code  # still unused
+    (await api.call("accounts", "POST", "/v1/accounts", as_=GATEWAY, json=body)).expect(201)
+
+
 @pytest.mark.parametrize("bad", ["²", "٣", "1" * 5000, str(2**63), "5\n", "0", " 5"])
 async def test_a_bad_id_in_a_bulk_follow_is_400_naming_the_item(api, bad):
     shop = await seller(api)

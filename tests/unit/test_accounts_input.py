@@ -22,7 +22,7 @@ from services.accounts.domain import (
     valid_handle,
     verify_follow_token,
 )
-from shared.config import Env
+from shared.config import ConfigError, Env
 
 SECRET = "s" * 32
 NOW_S = 1_800_000_000
@@ -37,6 +37,15 @@ def test_a_handle_with_a_newline_or_space_anywhere_is_refused(handle):
 
 def test_a_plain_handle_is_accepted():
     assert valid_handle("alice_01")
+
+
+@pytest.mark.parametrize("code", ["ABCDEFGH2345\n", "abc", "ABC DEF", "", "Ａ"])
+def test_an_invitation_code_outside_its_alphabet_or_with_a_newline_is_refused(code):
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert(
+            {"handle": "shop_1", "kind": "seller", "display_name": "x", "invitation_code": code},
+            NewAccount,
+        )
 
 
 @pytest.mark.parametrize("bad", ["5\n", "²", "٣", "1" * 20, "", " 5"])
@@ -110,7 +119,13 @@ def test_an_ordinary_expiry_is_accepted():
     check_new_invitation(NewInvitation(max_uses=1, expires_at=datetime(2030, 1, 1)))
 
 
+def settings(**values: str) -> Env:
+    return Env({"WEITAO_JWT_SECRET": SECRET, **values})
+
+
 def test_the_following_limit_is_5000_unless_set():
-    assert AccountsConfig.from_env(Env({})).following_limit == FOLLOWING_LIMIT == 5_000
-    lowered = AccountsConfig.from_env(Env({"WEITAO_FOLLOWING_LIMIT": "3"}))
+    assert AccountsConfig.from_env(settings()).following_limit == FOLLOWING_LIMIT == 5_000
+    lowered = AccountsConfig.from_env(settings(WEITAO_FOLLOWING_LIMIT="3"))
     assert lowered.following_limit == 3
+    with pytest.raises(ConfigError, match="WEITAO_FOLLOWING_LIMIT"):
+        AccountsConfig.from_env(settings(WEITAO_FOLLOWING_LIMIT="0"))
