@@ -156,6 +156,7 @@ def test_each_contract_stays_on_its_topic():
         "post.deleted": "weitao.posts.v1",
         "post.interaction": "weitao.interactions.v1",
         "fanout.chunk": "weitao.fanout-work.v1",
+        "feed.sweep": "weitao.fanout-work.v1",
         "feed.rebuild_requested": "weitao.feed-requests.v1",
         "engagement.recorded": "weitao.engagement.v1",
     }
