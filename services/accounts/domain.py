@@ -22,7 +22,6 @@ OPERATOR_KINDS: tuple[str, ...] = ("seller", "influencer", "media")
 # Python's `$` also matches before a trailing newline ("alice\n" would pass); `(?!\n)`
 # forbids that and means nothing in ECMA-262, so /openapi.json states the same rule.
 HANDLE_PATTERN = r"^[a-z0-9_]{3,30}(?!\n)$"
-ID_PATTERN = r"^[0-9]{1,19}(?!\n)$"  # ASCII digits only: `[0-9]` is not `\d`
 INVITATION_CODE_PATTERN = r"^[A-Z0-9]{1,64}(?!\n)$"  # new_invitation_code's alphabet and more
 FOLLOWING_LIMIT = 5_000  # API.md: accounts a user may follow (reads merge them all)
 
