@@ -49,6 +49,8 @@ async def test_many_concurrent_repeat_suspensions_all_answer_and_leave_the_servi
     assert (await bounded(api.call("accounts", "GET", path, as_=STAFF))).expect(200)[
         "status"
     ] == "active"
+    ready = await bounded(api.call("accounts", "GET", "/readyz", as_=None))
+    assert ready.status == 200, ready.body  # the pool (the relay's too) has connections free
 
 
 # ---------------------------------------------------------------- item 9: following limit
