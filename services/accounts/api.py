@@ -1,4 +1,5 @@
-"""Accounts HTTP handlers (API.md "accounts"): decode, call store/domain, encode."""
+"""Accounts HTTP handlers (API.md "accounts"): sign-up, lookups, invitations, suspension;
+the app keys and error statuses every accounts handler shares (follows: follow_api)."""
 
 from __future__ import annotations
 
