@@ -1,4 +1,5 @@
-"""Publishing HTTP handlers (API.md "publishing"): decode, call store/domain, encode."""
+"""Publishing HTTP handlers for posts (API.md "publishing"): decode, call store/domain,
+encode. Comments, likes and votes are in interaction_api.py."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ import msgspec
 from aiohttp import web
 
 from services.publishing import domain
-from services.publishing.interactions import InteractionStore
 from services.publishing.publish import Publisher
 from services.publishing.store import PostStore, post_view
 from shared.auth import require_actor
-from shared.errors import DomainError, forbidden
+from shared.errors import DomainError
 from shared.http import (
     CURSOR,
     LIMIT,
@@ -25,12 +25,11 @@ from shared.http import (
     principal,
     read_body,
 )
-from shared.ids import IdGenerator, parse_id
+from shared.ids import IdGenerator
 from shared.pagination import decode_cursor, page, parse_limit
 from shared.timeutil import rfc3339, utcnow
 
 STORE = web.AppKey("publishing_store", PostStore)
-INTERACTIONS = web.AppKey("publishing_interactions", InteractionStore)
 PUBLISHER = web.AppKey("publishing_publisher", Publisher)
 IDS = web.AppKey("publishing_ids", IdGenerator)
 
@@ -86,19 +85,6 @@ class PostPage(msgspec.Struct):
     next_cursor: str | None
 
 
-class Comment(msgspec.Struct):
-    id: str
-    post_id: str
-    author_id: str
-    text: str
-    created_at: str
-
-
-class CommentPage(msgspec.Struct):
-    items: list[Comment]
-    next_cursor: str | None
-
-
 def post_json(row: asyncpg.Record) -> dict[str, Any]:
     return {
         **post_view(row),
@@ -147,79 +133,6 @@ async def delete_post(request: web.Request) -> web.Response:
     return no_content()
 
 
-def comment_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": str(row["id"]),
-        "post_id": str(row["post_id"]),
-        "author_id": str(row["author_id"]),
-        "text": row["text"],
-        "created_at": rfc3339(row["created_at"]),
-    }
-
-
-def caller_account(request: web.Request) -> int:
-    """The account a comment is written as: the token's subject."""
-    account_id = parse_id(principal(request).sub)
-    if account_id is None:
-        raise forbidden("the token's subject is not an account")
-    return account_id
-
-
-async def add_comment(request: web.Request) -> web.Response:
-    post_id = path_id(request, "id")
-    new = await read_body(request, domain.NewComment)
-    row = await request.app[INTERACTIONS].add_comment(
-        request.app[IDS].next_id(), post_id, caller_account(request), new.text, utcnow()
-    )
-    return json_response(comment_json(row), 201)
-
-
-async def list_comments(request: web.Request) -> web.Response:
-    limit = parse_limit(request.query)
-    cursor = decode_cursor(request.query, 1)
-    rows = await request.app[INTERACTIONS].comments(
-        path_id(request, "id"), limit, cursor[0] if cursor else None
-    )
-    next_position = [rows[-1]["id"]] if len(rows) == limit else None
-    return json_response(page([comment_json(r) for r in rows], next_position))
-
-
-async def delete_comment(request: web.Request) -> web.Response:
-    caller = principal(request)
-    acting = {parse_id(caller.sub)} - {None}
-    await request.app[INTERACTIONS].delete_comment(
-        path_id(request, "id"),
-        path_id(request, "comment_id"),
-        acting,  # type: ignore[arg-type]
-        caller.is_staff() or caller.role == "service",
-        utcnow(),
-    )
-    return no_content()
-
-
-async def like(request: web.Request) -> web.Response:
-    user_id = path_id(request, "user_id")
-    require_actor(principal(request), user_id)
-    await request.app[INTERACTIONS].set_like(path_id(request, "id"), user_id, True, utcnow())
-    return no_content()
-
-
-async def unlike(request: web.Request) -> web.Response:
-    user_id = path_id(request, "user_id")
-    require_actor(principal(request), user_id)
-    await request.app[INTERACTIONS].set_like(path_id(request, "id"), user_id, False, utcnow())
-    return no_content()
-
-
-async def vote(request: web.Request) -> web.Response:
-    user_id = path_id(request, "user_id")
-    require_actor(principal(request), user_id)
-    choice = await read_body(request, domain.CastVote)
-    await request.app[INTERACTIONS].vote(path_id(request, "id"), user_id, choice.option, utcnow())
-    return no_content()
-
-
-POST_ID = id_param("id")
 ROUTES = (
     Route(
         "POST",
@@ -258,62 +171,5 @@ ROUTES = (
         status=204,
         params=(id_param("id"),),
         errors=(400, 404),
-    ),
-    Route(
-        "POST",
-        "/v1/posts/{id}/comments",
-        add_comment,
-        "Comment on a post",
-        status=201,
-        body=domain.NewComment,
-        response=Comment,
-        params=(POST_ID,),
-        errors=(404,),
-    ),
-    Route(
-        "GET",
-        "/v1/posts/{id}/comments",
-        list_comments,
-        "A post's comments, oldest first",
-        response=CommentPage,
-        params=(POST_ID, LIMIT, CURSOR),
-        errors=(400, 404),
-    ),
-    Route(
-        "DELETE",
-        "/v1/posts/{id}/comments/{comment_id}",
-        delete_comment,
-        "Delete a comment (its author or the post's owner)",
-        status=204,
-        params=(POST_ID, id_param("comment_id")),
-        errors=(400, 404),
-    ),
-    Route(
-        "PUT",
-        "/v1/posts/{id}/likes/{user_id}",
-        like,
-        "Like (idempotent)",
-        status=204,
-        params=(POST_ID, id_param("user_id")),
-        errors=(400, 404),
-    ),
-    Route(
-        "DELETE",
-        "/v1/posts/{id}/likes/{user_id}",
-        unlike,
-        "Unlike (idempotent)",
-        status=204,
-        params=(POST_ID, id_param("user_id")),
-        errors=(400, 404),
-    ),
-    Route(
-        "PUT",
-        "/v1/posts/{id}/votes/{user_id}",
-        vote,
-        "Vote (one per user, movable)",
-        status=204,
-        body=domain.CastVote,
-        params=(POST_ID, id_param("user_id")),
-        errors=(404, 409),
     ),
 )

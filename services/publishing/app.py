@@ -7,7 +7,7 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from services.publishing import api, consumer
+from services.publishing import api, consumer, interaction_api
 from services.publishing.config import PublishingConfig
 from services.publishing.interactions import InteractionStore
 from services.publishing.publish import Publisher
@@ -21,13 +21,18 @@ POOL = web.AppKey("publishing_pool", asyncpg.Pool)
 
 
 def create_app(config: PublishingConfig) -> web.Application:
-    app = build_app("Weitao publishing", config.common.jwt_secret, api.ROUTES, api.ERROR_STATUSES)
+    app = build_app(
+        "Weitao publishing",
+        config.common.jwt_secret,
+        api.ROUTES + interaction_api.ROUTES,
+        api.ERROR_STATUSES,
+    )
     app[api.IDS] = IdGenerator()
     bootstrap = config.common.kafka_bootstrap
 
     async def store(app: web.Application):
         app[api.STORE] = PostStore(app[POOL])
-        app[api.INTERACTIONS] = InteractionStore(app[POOL])
+        app[interaction_api.INTERACTIONS] = InteractionStore(app[POOL])
         app[api.PUBLISHER] = Publisher(app[api.STORE], app[api.IDS], config.daily_post_limit)
         yield
 
