@@ -71,6 +71,10 @@ class OutboxRelay:
         )
 
     async def run(self) -> None:
+        """Relays until cancelled. One pooled connection listens and publishes: holding one
+        while asking the pool for another is how pools deadlock. A NOTIFY that arrives
+        while it is inside a batch's transaction is delivered when that transaction ends.
+        A lost connection ends the run; the service's supervisor starts it again."""
         listener = await self.pool.acquire()
         await listener.add_listener(channel(self.schema), self._on_notify)
         kafka: AIOKafkaProducer | None = None
@@ -82,7 +86,7 @@ class OutboxRelay:
                     await start_with_retry(kafka, f"outbox-{self.schema}")
                 self._wake.clear()  # before reading, so a NOTIFY during the batch is kept
                 try:
-                    sent = await self.publish_batch(kafka)
+                    sent = await self.publish_batch(listener, kafka)
                     delay = 0.2
                 except (TimeoutError, KafkaError, OSError) as exc:
                     log.warning(
@@ -104,9 +108,9 @@ class OutboxRelay:
             if kafka is not None:
                 await kafka.stop()
 
-    async def publish_batch(self, kafka: AIOKafkaProducer) -> int:
+    async def publish_batch(self, conn: asyncpg.Connection, kafka: AIOKafkaProducer) -> int:
         """Publishes up to BATCH events; returns how many (0 when another relay holds the lock)."""
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with conn.transaction():
             if not await conn.fetchval(
                 "SELECT pg_try_advisory_xact_lock(hashtext($1))", channel(self.schema)
             ):
