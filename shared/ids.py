@@ -2,17 +2,26 @@
 
 41 bits of milliseconds since WEITAO_EPOCH, 10 bits of worker, 12 bits of sequence.
 Time order matters: feeds break score ties by id, and newer ids sort after older ones.
-A worker number is claimed from Postgres (shared/idworkers.py), so no two live
-processes, in any container or host, mint with the same one.
+A process claims its worker number from Postgres (`claim_worker`), so no two live
+processes, in any container or on any host, mint with the same one.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import re
 import threading
 import time
 from typing import Protocol
+
+import asyncpg
+
+from shared.errors import ApiError
+
+log = logging.getLogger(__name__)
 
 WEITAO_EPOCH_MS = 1_700_000_000_000  # 2023-11-14: keeps ids well inside 63 bits for decades
 WORKER_BITS = 10
@@ -41,6 +50,116 @@ class FixedWorker:
 
     def number(self) -> int:
         return self._number
+
+
+class WorkerLost(ApiError):
+    """The process holds no worker number at the moment, so it mints nothing (503)."""
+
+    def __init__(self) -> None:
+        super().__init__(503, "not_ready", "no id worker number held right now; retry shortly")
+
+
+class WorkerNumbersExhausted(RuntimeError):
+    """Every worker number is held by a live process."""
+
+
+# The first key of pg_try_advisory_lock(int, int) ("WTID"); the second is the number.
+# Two-key locks never collide with the one-key locks of migrations and the outbox relay.
+WORKER_LOCK_NAMESPACE = 0x57544944
+HEARTBEAT_S = 2.0
+
+
+async def _lock_first_free(conn: asyncpg.Connection, numbers: range) -> int | None:
+    for number in numbers:
+        claim = "SELECT pg_try_advisory_lock($1, $2)"
+        if await conn.fetchval(claim, WORKER_LOCK_NAMESPACE, number):
+            return number
+    return None
+
+
+async def _connect_and_claim(dsn: str, numbers: range) -> tuple[asyncpg.Connection, int]:
+    conn = await asyncpg.connect(dsn, server_settings={"application_name": "weitao-id-worker"})
+    try:
+        number = await _lock_first_free(conn, numbers)
+    except BaseException:
+        conn.terminate()
+        raise
+    if number is None:
+        await conn.close()
+        raise WorkerNumbersExhausted(f"every worker number in {numbers} is held")
+    log.info("id worker number claimed", extra={"worker": number})
+    return conn, number
+
+
+class WorkerLease:
+    """A worker number held by a session advisory lock on a connection of its own.
+
+    Postgres frees the lock only when that session ends, so while the connection is
+    confirmed alive (a heartbeat every `heartbeat_s`) no other process holds the number.
+    Once it closes or goes unconfirmed for 4 heartbeats, `number()` raises WorkerLost
+    and the lease claims a number again (perhaps another) on a new connection.
+    """
+
+    def __init__(
+        self, dsn: str, numbers: range, conn: asyncpg.Connection, number: int, heartbeat_s: float
+    ) -> None:
+        self._dsn, self._numbers, self._heartbeat_s = dsn, numbers, heartbeat_s
+        self._conn: asyncpg.Connection | None = conn
+        self._number = number
+        self._confirmed = time.monotonic()
+        self._keeper = asyncio.create_task(self._keep(), name="id-worker-lease")
+
+    def number(self) -> int:
+        """The number held now; WorkerLost while none is."""
+        conn = self._conn
+        stale = time.monotonic() - self._confirmed > 4 * self._heartbeat_s
+        if conn is None or conn.is_closed() or stale:
+            raise WorkerLost()
+        return self._number
+
+    async def _keep(self) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_s)
+            conn = self._conn
+            if conn is None:  # released
+                return
+            try:
+                await asyncio.wait_for(conn.fetchval("SELECT 1"), self._heartbeat_s)
+                self._confirmed = time.monotonic()
+            except Exception:
+                log.warning("id worker lease lost; claiming again", extra={"worker": self._number})
+                self._conn = None  # stop minting before anything else
+                conn.terminate()
+                await self._claim_again()
+
+    async def _claim_again(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                self._conn, self._number = await _connect_and_claim(self._dsn, self._numbers)
+                self._confirmed = time.monotonic()
+                return
+            except Exception:
+                log.warning("id worker number not claimed yet", exc_info=True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def release(self) -> None:
+        """Stops the heartbeat and ends the session, which frees the number."""
+        self._keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._keeper
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
+
+
+async def claim_worker(
+    dsn: str, numbers: range = range(1 << WORKER_BITS), heartbeat_s: float = HEARTBEAT_S
+) -> WorkerLease:
+    """Claims the first worker number no live process holds; WorkerNumbersExhausted if none."""
+    conn, number = await _connect_and_claim(dsn, numbers)
+    return WorkerLease(dsn, numbers, conn, number, heartbeat_s)
 
 
 class IdGenerator:
