@@ -1,10 +1,12 @@
 """A publish checks the body, the author and the quota before it pays for the near-copy
-fingerprint (56–70 ms of CPU on a long text): refused requests stay cheap."""
+fingerprint (56–70 ms of CPU on a long text): refused requests stay cheap. And since
+those checks read a lagging copy of the account, a suspension learnt late names the
+time in which posts were accepted that should not have been."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -12,6 +14,7 @@ import pytest
 
 from services.publishing import domain, similarity
 from services.publishing.publish import Publisher
+from shared.events import AccountChanged
 from shared.ids import IdGenerator
 
 NOW = datetime(2031, 3, 1, 4, 0, tzinfo=UTC)
@@ -118,3 +121,37 @@ async def test_a_burst_of_one_account_fingerprints_only_the_posts_it_accepts(pub
     refused = [r for r in results if isinstance(r, domain.DailyQuotaExceeded)]
     assert (len(accepted), len(refused)) == (LIMIT, 12 - LIMIT)
     assert steps.count("fingerprint") == LIMIT
+
+
+def change(status: str, version: int, minutes: int) -> domain.AccountChange:
+    event = AccountChanged(
+        account_id=str(SHOP),
+        handle="shop",
+        kind="seller",
+        display_name="店",
+        category="home",
+        status=status,
+        created_at="2031-03-01T00:00:00.000Z",
+        change=status,
+        version=version,
+    )
+    return domain.AccountChange(event, NOW + timedelta(minutes=minutes))
+
+
+def test_a_suspension_learnt_late_covers_everything_since_it_was_made():
+    windows = domain.suspension_windows([change("suspended", 2, 5)], {SHOP: 1})
+    assert windows == [domain.SuspensionWindow(SHOP, NOW + timedelta(minutes=5), None)]
+
+
+def test_a_suspension_lifted_later_in_the_batch_ends_there():
+    changes = [change("suspended", 2, 5), change("active", 3, 9), change("suspended", 4, 12)]
+    assert domain.suspension_windows(changes, {SHOP: 1}) == [
+        domain.SuspensionWindow(SHOP, NOW + timedelta(minutes=5), NOW + timedelta(minutes=9)),
+        domain.SuspensionWindow(SHOP, NOW + timedelta(minutes=12), None),
+    ]
+
+
+def test_changes_publishing_already_applied_retract_nothing_again():
+    changes = [change("suspended", 2, 5), change("active", 3, 9)]
+    assert domain.suspension_windows(changes, {SHOP: 3}) == []
+    assert domain.suspension_windows([change("suspended", 2, 5)], {SHOP: 2}) == []
