@@ -2,6 +2,9 @@
 
 Every service builds one frozen dataclass from these helpers at start-up; a value
 that cannot be parsed stops the process with the variable's name in the message.
+The JWT secret is the exception: its default is for local development only
+(`WEITAO_ENV=local`, which the local stack and the tests set), and a service
+anywhere else refuses to start without a secret of its own.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "WEITAO_POSTGRES_DSN": "postgresql://weitao@127.0.0.1:{WEITAO_PG_PORT}/weitao",
     "WEITAO_REDIS_URL": "redis://127.0.0.1:{WEITAO_REDIS_PORT}/0",
     "WEITAO_KAFKA_BOOTSTRAP": "127.0.0.1:{WEITAO_KAFKA_PORT}",
-    # Development default only: a deployment sets its own secret.
+    # Local development only (WEITAO_ENV=local): printed here, so anyone can mint with it.
     "WEITAO_JWT_SECRET": "weitao-dev-secret-change-me-0123456789",
     "WEITAO_HOST": "127.0.0.1",
     "WEITAO_ACCOUNTS_PORT": "8081",
@@ -47,6 +50,27 @@ LOCAL_DEFAULTS: dict[str, str] = {
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message names the variable."""
+
+
+class Secret:
+    """A setting that must not reach a log: repr and str mask it, `reveal()` gives it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        # A masked value signing something would fail silently: interpolation is an error.
+        raise TypeError("a Secret is not text: call reveal() where the value is needed")
 
 
 @dataclass(frozen=True)
@@ -84,6 +108,11 @@ class Env:
             raise ConfigError(f"setting {key} must be 0/1/true/false, got {raw!r}")
         return raw in ("1", "true", "yes")
 
+    @property
+    def local_development(self) -> bool:
+        """WEITAO_ENV=local: development defaults for secrets are allowed."""
+        return self.values.get("WEITAO_ENV") == "local"
+
     def float(self, key: str) -> float:
         raw = self.str(key)
         try:
@@ -101,20 +130,37 @@ class Common:
     redis_url: str
     redis_cluster: bool
     kafka_bootstrap: str
-    jwt_secret: str
+    jwt_secret: Secret
     log_level: str
 
     @classmethod
     def from_env(cls, env: Env) -> Common:
-        secret = env.str("WEITAO_JWT_SECRET")
-        if len(secret.encode()) < 32:  # RFC 7518 3.2: an HS256 key of at least 256 bits
-            raise ConfigError("setting WEITAO_JWT_SECRET must be at least 32 bytes")
         return cls(
             host=env.str("WEITAO_HOST"),
             postgres_dsn=env.str("WEITAO_POSTGRES_DSN"),
             redis_url=env.str("WEITAO_REDIS_URL"),
             redis_cluster=env.bool("WEITAO_REDIS_CLUSTER"),
             kafka_bootstrap=env.str("WEITAO_KAFKA_BOOTSTRAP"),
-            jwt_secret=secret,
+            jwt_secret=jwt_secret(env),
             log_level=env.str("WEITAO_LOG_LEVEL"),
         )
+
+
+def jwt_secret(env: Env) -> Secret:
+    """WEITAO_JWT_SECRET; outside local development it must be set, and not the default."""
+    given = env.values.get("WEITAO_JWT_SECRET") or ""
+    if not env.local_development:
+        if not given:
+            raise ConfigError(
+                "WEITAO_JWT_SECRET is not set: outside local development (WEITAO_ENV=local) "
+                "a service needs the deployment's own secret of 32 bytes or more"
+            )
+        if given == LOCAL_DEFAULTS["WEITAO_JWT_SECRET"]:
+            raise ConfigError(
+                "WEITAO_JWT_SECRET is the development default printed in the repository, "
+                "with which anyone can mint staff tokens: set the deployment's own secret"
+            )
+    secret = given or LOCAL_DEFAULTS["WEITAO_JWT_SECRET"]
+    if len(secret.encode()) < 32:  # RFC 7518 3.2: an HS256 key of at least 256 bits
+        raise ConfigError("setting WEITAO_JWT_SECRET must be at least 32 bytes")
+    return Secret(secret)

@@ -23,6 +23,7 @@ from prometheus_client import (
 )
 
 from shared.auth import Principal, principal_from_header
+from shared.config import Secret
 from shared.errors import ApiError, DomainError, validation_error
 from shared.ids import ID_REGEX, parse_id
 
@@ -34,12 +35,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ReadinessCheck = Callable[[], Awaitable[object]]
 T = TypeVar("T")
 
-JWT_SECRET = web.AppKey("jwt_secret", str)
+JWT_SECRET = web.AppKey("jwt_secret", Secret)
 METRICS = web.AppKey("metrics_registry", CollectorRegistry)
 READINESS = web.AppKey("readiness_checks", dict)
 OPENAPI = web.AppKey("openapi_spec", bytes)
 ERROR_STATUSES = web.AppKey("domain_error_statuses", dict)
-_PRINCIPAL = "weitao.principal"
+_PRINCIPAL = web.RequestKey("weitao_principal", Principal)
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     route: Route | None = getattr(request.match_info.handler, "weitao_route", None)
     if route is not None and not route.public:
         request[_PRINCIPAL] = principal_from_header(
-            request.headers.get("Authorization"), request.app[JWT_SECRET]
+            request.headers.get("Authorization"), request.app[JWT_SECRET].reveal()
         )
     return await handler(request)
 
@@ -335,7 +336,7 @@ def openapi_spec(title: str, routes: tuple[Route, ...]) -> dict[str, Any]:
 
 def build_app(
     title: str,
-    jwt_secret: str,
+    jwt_secret: Secret,
     routes: tuple[Route, ...],
     error_statuses: dict[type[DomainError], int] | None = None,
 ) -> web.Application:

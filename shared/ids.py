@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import threading
 import time
@@ -165,9 +164,7 @@ async def claim_worker(
 class IdGenerator:
     """Thread-safe Snowflake generator minting as `worker`, an int or a claimed lease."""
 
-    def __init__(self, worker: int | Worker | None = None) -> None:
-        if worker is None:  # TRANSITIONAL until app.py claims a lease: remove before the end
-            worker = os.getpid() & ((1 << WORKER_BITS) - 1)
+    def __init__(self, worker: int | Worker) -> None:
         self._worker = FixedWorker(worker) if isinstance(worker, int) else worker
         self._lock = threading.Lock()
         self._last_ms = -1
