@@ -10,15 +10,31 @@ client libraries wrap the socket errors they meet in errors of their own.
 
 from __future__ import annotations
 
+import errno
 import re
+import socket
 
 import asyncpg.exceptions as pg
 import redis.exceptions as redis_errors
 from aiokafka import errors as kafka_errors
 
-# The socket, DNS and timeout errors of the standard library (ConnectionError and
-# TimeoutError are OSErrors): the host or the network is away.
-_STDLIB = (OSError,)
+# The socket, DNS and timeout errors of the standard library: the host or the network
+# is away. Not every OSError: a missing file or a permission denied is a bug to report.
+_STDLIB = (ConnectionError, TimeoutError, socket.gaierror, socket.herror)
+_NETWORK_ERRNOS = frozenset(
+    {
+        errno.ECONNREFUSED,
+        errno.ECONNRESET,
+        errno.ECONNABORTED,
+        errno.EPIPE,
+        errno.ETIMEDOUT,
+        errno.EHOSTUNREACH,
+        errno.EHOSTDOWN,
+        errno.ENETUNREACH,
+        errno.ENETDOWN,
+        errno.EADDRNOTAVAIL,
+    }
+)
 
 _REDIS = (
     # Also covers BusyLoadingError (restart loading its data), MaxConnectionsError, and
@@ -85,6 +101,8 @@ def is_outage(exc: BaseException) -> bool:
 def _is_outage_itself(exc: BaseException) -> bool:
     if isinstance(exc, _STDLIB + _REDIS + _POSTGRES):
         return True
+    if type(exc) is OSError:  # a socket error the standard library gave no subclass
+        return exc.errno in _NETWORK_ERRNOS or exc.errno is None
     if isinstance(exc, redis_errors.ResponseError):
         return bool(_REDIS_REPLY.match(str(exc)))
     if isinstance(exc, redis_errors.RedisClusterException):

@@ -4,6 +4,7 @@ clients' classes, and real errors of clients pointed at a closed port."""
 
 from __future__ import annotations
 
+import errno
 import socket
 
 import asyncpg
@@ -157,3 +158,15 @@ async def test_what_asyncpg_raises_for_a_postgres_that_is_down_is_an_outage():
     with pytest.raises(OSError) as raised:
         await asyncpg.connect(f"postgresql://weitao@127.0.0.1:{_closed_port()}/weitao", timeout=2)
     assert is_outage(raised.value)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [FileNotFoundError("no such file"), PermissionError("denied"), IsADirectoryError("dir")],
+)
+def test_an_os_error_that_is_no_network_error_is_a_bug(exc):
+    assert not is_outage(exc)
+
+
+def test_a_bare_socket_error_with_a_network_errno_is_an_outage():
+    assert is_outage(OSError(errno.EHOSTUNREACH, "No route to host"))
