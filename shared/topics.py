@@ -77,7 +77,7 @@ ENGAGEMENT = Topic(
 DEAD_LETTERS = Topic(
     "weitao.dead-letters.v1",
     "consumer group (one group's dead letters stay in order)",
-    "every consumer loop (shared/kafka.py)",
+    "every consumer loop (shared/kafka/)",
     ("operators: python -m shared.deadletters",),
     "an event a group gave up on: its own bytes, with group, source, key and error in headers",
 )
