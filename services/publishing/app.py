@@ -14,7 +14,7 @@ from services.publishing.publish import Publisher
 from services.publishing.store import SCHEMA, PostStore
 from shared import logs, runtime
 from shared.http import METRICS, build_app
-from shared.ids import IdGenerator
+from shared.ids import IdGenerator, claim_worker
 from shared.outbox import OutboxRelay
 
 POOL = web.AppKey("publishing_pool", asyncpg.Pool)
@@ -27,8 +27,14 @@ def create_app(config: PublishingConfig) -> web.Application:
         api.ROUTES + interaction_api.ROUTES,
         api.ERROR_STATUSES,
     )
-    app[api.IDS] = IdGenerator()
     bootstrap = config.common.kafka_bootstrap
+
+    async def ids(app: web.Application):
+        # A worker number no other live process holds, so replicas never mint the same id.
+        lease = await claim_worker(config.common.postgres_dsn)
+        app[api.IDS] = IdGenerator(lease)
+        yield
+        await lease.release()
 
     async def store(app: web.Application):
         app[api.STORE] = PostStore(app[POOL])
@@ -48,6 +54,7 @@ def create_app(config: PublishingConfig) -> web.Application:
                 POOL, config.common.postgres_dsn, SCHEMA, Path(__file__).parent / "migrations"
             ),
             runtime.kafka_readiness(bootstrap),
+            ids,
             store,
             runtime.background("outbox-relay", relay),
             runtime.background("consumer", consume),
