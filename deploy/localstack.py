@@ -494,7 +494,9 @@ def start_services() -> None:
         if pid_of(name) is not None:
             continue
         log(f"starting {name} on :{service_port(name)}")
-        spawn(name, [str(python()), "-m", f"services.{name}"], env=dict(os.environ))
+        # The local stack is local development: the JWT secret may be the documented default.
+        local = {"WEITAO_ENV": "local", **os.environ}
+        spawn(name, [str(python()), "-m", f"services.{name}"], env=local)
     for name in SERVICES:
         url = f"http://127.0.0.1:{service_port(name)}/readyz"
         wait_until(lambda url=url: http_ok(url), f"service {name}", timeout_s=90)

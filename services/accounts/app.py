@@ -13,7 +13,7 @@ from services.accounts.follow_store import FollowStore
 from services.accounts.store import SCHEMA, AccountStore
 from shared import logs, runtime
 from shared.http import METRICS, build_app
-from shared.ids import IdGenerator
+from shared.ids import IdGenerator, claim_worker
 from shared.outbox import OutboxRelay
 
 POOL = web.AppKey("accounts_pool", asyncpg.Pool)
@@ -27,7 +27,13 @@ def create_app(config: AccountsConfig) -> web.Application:
         api.ERROR_STATUSES,
     )
     app[api.CONFIG] = config
-    app[api.IDS] = IdGenerator()
+
+    async def ids(app: web.Application):
+        # A worker number no other live process holds, for as long as this one runs.
+        lease = await claim_worker(config.common.postgres_dsn)
+        app[api.IDS] = IdGenerator(lease)
+        yield
+        await lease.release()
 
     async def store(app: web.Application):
         app[api.STORE] = AccountStore(app[POOL])
@@ -43,6 +49,7 @@ def create_app(config: AccountsConfig) -> web.Application:
                 POOL, config.common.postgres_dsn, SCHEMA, Path(__file__).parent / "migrations"
             ),
             runtime.kafka_readiness(config.common.kafka_bootstrap),
+            ids,
             store,
             runtime.background("outbox-relay", relay),
         ]

@@ -88,7 +88,7 @@ async def _follow_token(request: web.Request) -> tuple[str, str, int]:
     await request.app[STORE].account(account_id)
     config = request.app[CONFIG]
     expires = int(time.time()) + config.follow_token_ttl_s
-    token = domain.sign_follow_token(config.common.jwt_secret, account_id, expires)
+    token = domain.sign_follow_token(config.common.jwt_secret.reveal(), account_id, expires)
     return token, f"{config.public_base_url}/{token}", expires
 
 
@@ -117,7 +117,9 @@ async def redeem_follow_token(request: web.Request) -> web.Response:
     caller = principal(request)
     require_role(caller, "user")
     account_id = domain.verify_follow_token(
-        request.app[CONFIG].common.jwt_secret, request.match_info["token"], int(time.time())
+        request.app[CONFIG].common.jwt_secret.reveal(),
+        request.match_info["token"],
+        int(time.time()),
     )
     user_id = parse_id(caller.sub)
     if user_id is None:
