@@ -3,6 +3,9 @@
 #   WEITAO_JWT_SECRET=a-secret-of-at-least-32-bytes-long make run
 
 SHELL := /bin/bash
+# Every target here is local development: the services accept the documented development
+# JWT secret only in this mode (anywhere else they refuse to start without a real one).
+export WEITAO_ENV ?= local
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
