@@ -20,6 +20,15 @@ SCAN_BATCH = 100
 MAX_SCAN = 2000
 TOMBSTONE = b"-"  # the post projection's value for a deleted post
 
+# How long a post stays in feeds. Feeds and timelines keep 800 entries, not a time span:
+# at the most an account may publish (3 a day), 800 entries reach back 267 days, so a
+# post older than 270 days is out of every full feed of its author; the feed of a slower
+# author would keep it for years. Pages stop at this age, so the post projection (the
+# bulk of feedread's Redis) can expire then, instead of growing for ever.
+POST_HORIZON_MS = 270 * 24 * 3600 * 1000
+# The projection outlives the horizon a little: publishing's clock may run ahead of ours.
+POST_TTL_GRACE_S = 24 * 3600
+
 
 @dataclass(frozen=True)
 class Position:
@@ -35,6 +44,13 @@ def comes_after(member: bytes, score: float, cursor: Position | None) -> bool:
     if cursor is None:
         return True
     return score < cursor.score or (score == cursor.score and member < cursor.member())
+
+
+def post_ttl_s(published_ms: int, now_ms: int) -> int | None:
+    """Seconds a post's projection is kept: until it passes the feed horizon (plus a
+    grace); None when it is already past it and is never shown."""
+    ttl_s = (published_ms + POST_HORIZON_MS - now_ms) // 1000 + POST_TTL_GRACE_S
+    return ttl_s if ttl_s > 0 else None
 
 
 def visible(

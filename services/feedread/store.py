@@ -10,20 +10,23 @@ Every entry is checked against feedread's own projections before it is served.
 from __future__ import annotations
 
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from services.feedread.domain import (
     MAX_SCAN,
+    POST_HORIZON_MS,
     SCAN_BATCH,
     TOMBSTONE,
     Position,
     comes_after,
+    post_ttl_s,
     visible,
 )
+from services.feedread.merge import Entry, newest_after
 from shared.events import (
     AccountChanged,
     FollowChanged,
@@ -52,6 +55,11 @@ REBUILD_RETRY_S = 30.0
 # Accounts and the pull set change rarely; a second of staleness keeps suspensions and
 # mode switches well inside the 2 s callers rely on, and saves a round trip per page.
 CACHE_TTL_S = 1.0
+# Entries read beyond a page's limit at first, so a few filtered ones cost no second read.
+PAGE_SLACK = 5
+# Entries of the cursor's own millisecond that a read skips before it finds new ones:
+# a post or two share a millisecond in one feed; more are read again with a wider margin.
+TIE_MARGIN = 2
 
 # Keeps the highest version of a (user, account) follow: ARGV = account, version, sign.
 _APPLY_FOLLOW = """
@@ -96,58 +104,6 @@ class Page:
     items: list[FeedItem]
     next_position: Position | None
     rebuild_needed: bool  # the user was inactive: fanout should materialize the feed
-
-
-@dataclass
-class _Merge:
-    """A k-way merge, newest first, of sorted sets read in batches after a cursor."""
-
-    redis: AnyRedis
-    keys: list[str]
-    cursor: Position | None
-    buffers: dict[str, deque] = field(default_factory=dict)
-    offsets: dict[str, int] = field(default_factory=dict)
-    exhausted: set[str] = field(default_factory=set)
-    emitted: set[bytes] = field(default_factory=set)
-
-    async def take(self, count: int) -> list[tuple[bytes, int]]:
-        out: list[tuple[bytes, int]] = []
-        while len(out) < count:
-            empty = [k for k in self.keys if not self.buffers.get(k) and k not in self.exhausted]
-            if empty:
-                await self._refill(empty)
-            live = [k for k in self.keys if self.buffers.get(k)]
-            if not live:
-                break
-            key = max(live, key=lambda k: (self.buffers[k][0][1], self.buffers[k][0][0]))
-            member, score = self.buffers[key].popleft()
-            if member not in self.emitted:  # pushed before its account went pull, say
-                self.emitted.add(member)
-                out.append((member, score))
-        return out
-
-    async def _refill(self, keys: list[str]) -> None:
-        top: float | str = self.cursor.score if self.cursor else "+inf"
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.zrange(
-                    key,
-                    top,
-                    "-inf",
-                    desc=True,
-                    byscore=True,
-                    offset=self.offsets.get(key, 0),
-                    num=SCAN_BATCH,
-                    withscores=True,
-                )
-            results = await pipe.execute()
-        for key, raw in zip(keys, results, strict=True):
-            self.offsets[key] = self.offsets.get(key, 0) + len(raw)
-            if len(raw) < SCAN_BATCH:
-                self.exhausted.add(key)
-            self.buffers.setdefault(key, deque()).extend(
-                (m, int(s)) for m, s in raw if comes_after(m, s, self.cursor)
-            )
 
 
 class FeedStore:
@@ -196,8 +152,12 @@ class FeedStore:
             await pipe.execute()
 
     async def apply_post_published(self, event: PostPublished) -> None:
+        """Keeps the post until it leaves every feed; a post already past it is not kept."""
+        ttl_s = post_ttl_s(event.published_ms, int(time.time() * 1000))
+        if ttl_s is None:
+            return
         # NX: never overwrite a tombstone with a redelivered publish.
-        await self.redis.set(post_key(event.post_id), orjson.dumps(event.post), nx=True)
+        await self.redis.set(post_key(event.post_id), orjson.dumps(event.post), nx=True, ex=ttl_s)
 
     async def apply_post_deleted(self, event: PostDeleted) -> None:
         await self.redis.set(post_key(event.post_id), TOMBSTONE, ex=TOMBSTONE_TTL_S)
@@ -223,19 +183,19 @@ class FeedStore:
         else:  # not materialized yet: every followed account's timeline, merged
             sources = [timeline_key(a, category) for a in followed]
         rebuild = state != SEEN_READY and self._ask_rebuild(user_id)
-        merge = _Merge(self.redis, sources, cursor)
+        # Older posts are out of every feed (their projections expire, see POST_HORIZON_MS).
+        floor = int(time.time() * 1000) - POST_HORIZON_MS
         items: list[FeedItem] = []
         last = cursor
-        scanned = 0
-        while scanned < MAX_SCAN:
-            entries = await merge.take(limit - len(items) + 5)
-            if not entries:
-                return Page(items, None, rebuild)
-            posts = await self._posts([m for m, _ in entries])
+        examined = 0
+        want = limit + PAGE_SLACK
+        while examined < MAX_SCAN:
+            entries, exhausted = await newest_after(self._read_after, sources, last, want, floor)
+            examined += want
+            posts = await self._posts([member for _, member in entries])
             accounts = await self._accounts_of(posts)
-            for (member, score), post in zip(entries, posts, strict=True):
+            for (score, member), post in zip(entries, posts, strict=True):
                 last = Position(score, int(member))
-                scanned += 1
                 account = accounts.get(post["account_id"]) if post else None
                 version = following.get(post["account_id"], 0) if post else 0
                 if visible(post, account, version, category):
@@ -243,8 +203,46 @@ class FeedStore:
                     items.append(FeedItem(last, post, account))
                     if len(items) == limit:
                         return Page(items, last, rebuild)
-        # Scanned enough for one request: hand back a cursor that resumes past the scan.
+            if exhausted:
+                return Page(items, None, rebuild)
+            # Entries were filtered out: read further, more at once the more were.
+            want = min(SCAN_BATCH, max(limit - len(items) + PAGE_SLACK, 2 * want))
+        # Examined enough for one request: hand back a cursor that resumes past the scan.
         return Page(items, last, rebuild)
+
+    async def _read_after(
+        self, keys: Sequence[str], after: Position | None, count: int, floor: int
+    ) -> list[list[Entry]]:
+        """For each key, its first `count` entries strictly after `after` (by score and
+        member, like a cursor: never by offset) with a score of at least `floor`."""
+        top: int | str = after.score if after else "+inf"
+        # Entries sharing the position's score but not after it come first: read a few more
+        # than `count`, and more again for a key where even those were not enough.
+        extra = TIE_MARGIN if after else 0
+        found: list[list[Entry]] = [[] for _ in keys]
+        pending = list(range(len(keys)))
+        while pending:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for index in pending:
+                    pipe.zrange(
+                        keys[index],
+                        top,
+                        floor,
+                        desc=True,
+                        byscore=True,
+                        offset=0,
+                        num=count + extra,
+                        withscores=True,
+                    )
+                results = await pipe.execute()
+            short = []
+            for index, raw in zip(pending, results, strict=True):
+                kept = [(int(s), m) for m, s in raw if comes_after(m, s, after)][:count]
+                if len(kept) < count and len(raw) == count + extra:
+                    short.append(index)
+                found[index] = kept
+            pending, extra = short, extra * 4
+        return found
 
     def _ask_rebuild(self, user_id: int) -> bool:
         now = time.monotonic()
