@@ -58,7 +58,9 @@ FANOUT_WORK = Topic(
     "post id and chunk number",
     "fanout",
     ("fanout",),
-    "fanout.chunk: one slice of a big post's followers (a user id range) to push it to",
+    "fanout.chunk: one slice of a big post's followers (a user id range) to push it to; "
+    "feed.sweep: one slice of a big account's followers to take its posts out of "
+    "(suspension) or put them back into (reinstatement)",
 )
 FEED_REQUESTS = Topic(
     "weitao.feed-requests.v1",
