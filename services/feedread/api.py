@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from datetime import datetime
 
 import msgspec
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from redis.exceptions import RedisError
 
 from services.feedread import domain
+from services.feedread.engagement import EngagementStore
 from services.feedread.store import FeedStore
 from shared.auth import require_actor
 from shared.errors import ApiError, validation_error
@@ -34,6 +38,8 @@ log = logging.getLogger(__name__)
 
 STORE = web.AppKey("feedread_store", FeedStore)
 PRODUCER = web.AppKey("feedread_producer", AIOKafkaProducer)
+ENGAGEMENT = web.AppKey("feedread_engagement", EngagementStore)
+SEND_DEADLINE_S = 10.0  # a batch not acknowledged by then is a 503 the caller retries
 
 
 class FeedAccount(msgspec.Struct):
@@ -94,10 +100,16 @@ async def request_rebuild(producer: AIOKafkaProducer, user_id: int) -> None:
 
 
 async def record_events(request: web.Request) -> web.Response:
+    """Checks a batch (API.md), charges it to the caller's rate limit, counts each
+    purchase's order once, and sends the events to insights."""
     caller = principal(request)
     batch = await read_body(request, domain.EngagementBatch)
+    engagement = request.app[ENGAGEMENT]
+    if caller.role not in domain.EVENTS_PER_MINUTE:
+        raise ApiError(403, "forbidden", "events are reported by users and services")
+    now = utcnow()
     try:
-        domain.check_engagement(batch.events)
+        domain.check_engagement(batch.events, now)
     except domain.InvalidEngagement as exc:
         raise ApiError(
             400,
@@ -110,33 +122,85 @@ async def record_events(request: web.Request) -> web.Response:
             raise ApiError(
                 403, "forbidden", "events may only be reported for oneself", {"index": index}
             )
-    now = rfc3339(utcnow())
-    producer = request.app[PRODUCER]
     try:
-        sent = [
-            await producer.send(
-                EngagementRecorded.TOPIC.name,
-                value=contract.envelope().encode(),
-                key=contract.key().encode(),
-            )
-            for contract in (
-                EngagementRecorded(
-                    action=e.type,
-                    user_id=e.user_id,
-                    account_id=e.account_id,
-                    post_id=e.post_id,
-                    at=rfc3339(e.at) if e.at else now,
-                    dwell_ms=e.dwell_ms,
-                    order_id=e.order_id,
-                    amount_cents=e.amount_cents,
-                )
-                for e in batch.events
-            )
-        ]
-        await asyncio.wait_for(asyncio.gather(*sent), timeout=10)
-    except (KafkaError, TimeoutError) as exc:
+        retry_after_s = await engagement.charge(
+            caller.role,
+            caller.sub,
+            len(batch.events),
+            domain.EVENTS_PER_MINUTE[caller.role],
+            domain.RATE_WINDOW_S,
+        )
+        if retry_after_s:
+            return rate_limited(retry_after_s)
+        await send_counting_orders_once(request.app[PRODUCER], engagement, batch.events, now)
+    except RedisError as exc:
         raise ApiError(503, "unavailable", "events cannot be recorded right now") from exc
     return json_response({"accepted": len(batch.events)}, 202)
+
+
+def rate_limited(retry_after_s: int) -> web.Response:
+    error = ApiError(
+        429, "rate_limited", "too many events reported", {"retry_after_s": retry_after_s}
+    )
+    response = json_response(error.body(), 429)
+    response.headers["Retry-After"] = str(retry_after_s)
+    return response
+
+
+async def send_counting_orders_once(
+    producer: AIOKafkaProducer,
+    engagement: EngagementStore,
+    events: list[domain.Engagement],
+    now: datetime,
+) -> None:
+    """Sends the events; a purchase only when this request is the first to count its
+    order. Claims are taken before sending and given back for what was not sent, so a
+    retried batch counts those and no others; 503 when anything was not sent."""
+    claimant = uuid.uuid4().hex
+    orders = [e.order_id for e in events if e.order_id is not None]
+    counts = iter(await engagement.claim_orders(orders, claimant))
+    to_send = [e for e in events if e.order_id is None or next(counts)]
+    delivered = await send_all(producer, [recorded(e, now) for e in to_send])
+    unsent = [e for e, ok in zip(to_send, delivered, strict=True) if not ok]
+    if unsent:
+        await engagement.release_orders(
+            [e.order_id for e in unsent if e.order_id is not None], claimant
+        )
+        raise ApiError(503, "unavailable", "events cannot be recorded right now")
+
+
+def recorded(event: domain.Engagement, now: datetime) -> EngagementRecorded:
+    return EngagementRecorded(
+        action=event.type,
+        user_id=event.user_id,
+        account_id=event.account_id,
+        post_id=event.post_id,
+        at=rfc3339(event.at or now),
+        dwell_ms=event.dwell_ms,
+        order_id=event.order_id,
+        amount_cents=event.amount_cents,
+    )
+
+
+async def send_all(producer: AIOKafkaProducer, contracts: list[EngagementRecorded]) -> list[bool]:
+    """Sends every event; for each, whether Kafka acknowledged it within the deadline
+    (one not acknowledged may still arrive: the order id it carries lets insights tell)."""
+    futures: list[asyncio.Future] = []
+    try:
+        for contract in contracts:
+            futures.append(
+                await producer.send(
+                    contract.TOPIC.name,
+                    value=contract.envelope().encode(),
+                    key=contract.key().encode(),
+                )
+            )
+    except KafkaError:
+        log.warning("engagement events not sent", exc_info=True)
+    if futures:
+        await asyncio.wait(futures, timeout=SEND_DEADLINE_S)
+    acknowledged = [f.done() and not f.cancelled() and f.exception() is None for f in futures]
+    return acknowledged + [False] * (len(contracts) - len(futures))
 
 
 ROUTES = (
@@ -162,6 +226,6 @@ ROUTES = (
         status=202,
         body=domain.EngagementBatch,
         response=Accepted,
-        errors=(503,),
+        errors=(429, 503),
     ),
 )

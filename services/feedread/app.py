@@ -6,6 +6,7 @@ from aiohttp import web
 
 from services.feedread import api, consumer
 from services.feedread.config import FeedreadConfig
+from services.feedread.engagement import EngagementStore
 from services.feedread.store import FeedStore
 from shared import logs, runtime
 from shared.http import METRICS, build_app
@@ -22,6 +23,7 @@ def create_app(config: FeedreadConfig) -> web.Application:
     async def wiring(app: web.Application):
         app[api.STORE] = FeedStore(app[REDIS], config.inactive_days * 24 * 3600)
         app[api.PRODUCER] = producer(bootstrap)
+        app[api.ENGAGEMENT] = EngagementStore(app[REDIS])
         yield
         await app[api.PRODUCER].stop()
 

@@ -8,8 +8,9 @@ it in that order, so posts arriving on top never shift a page and nothing repeat
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -71,8 +72,20 @@ def visible(
 # ---------------------------------------------------------------- engagement events
 
 EngagementType = Literal["impression", "view", "dwell", "click", "favorite", "purchase", "share"]
-Id = Annotated[str, msgspec.Meta(pattern="^[0-9]{1,19}$")]
+# The schema's patterns, for /openapi.json; `$` lets a trailing newline through, so
+# check_engagement holds every id and order id to the whole string.
+Id = Annotated[str, msgspec.Meta(pattern="^[1-9][0-9]{0,18}$")]
+ORDER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+OrderId = Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9_.:-]{1,64}$")]
 MAX_EVENTS_PER_BATCH = 500
+# A purchase of more than 1,000,000 yuan is not a shopper's: insights would rank on it.
+MAX_PURCHASE_CENTS = 100_000_000
+# Clients report as things happen (and retry for a while): a time further off is made up.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+# Events a caller may report per minute: a person scrolling fast sees a few hundred
+# items a minute; a service (the app gateway) reports for every user at once.
+EVENTS_PER_MINUTE = {"user": 1_000, "service": 200_000}
+RATE_WINDOW_S = 60
 
 
 class Engagement(msgspec.Struct, forbid_unknown_fields=True):
@@ -82,8 +95,8 @@ class Engagement(msgspec.Struct, forbid_unknown_fields=True):
     post_id: Id | None = None
     at: datetime | None = None
     dwell_ms: Annotated[int, msgspec.Meta(ge=0, le=86_400_000)] | None = None
-    order_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
-    amount_cents: Annotated[int, msgspec.Meta(ge=0, le=10**11)] | None = None
+    order_id: OrderId | None = None
+    amount_cents: Annotated[int, msgspec.Meta(ge=1, le=MAX_PURCHASE_CENTS)] | None = None
 
 
 class EngagementBatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -97,14 +110,35 @@ class InvalidEngagement(ValueError):
         self.field = field
 
 
-def check_engagement(events: list[Engagement]) -> None:
-    """Rules across fields: dwell carries dwell_ms, a purchase its order and amount."""
+def canonical_id(text: str) -> bool:
+    """A decimal id as this API writes it: ASCII digits, no leading zero, below 2^63."""
+    return (
+        text.isascii()
+        and text.isdigit()
+        and not text.startswith("0")
+        and len(text) <= 19
+        and int(text) < 1 << 63
+    )
+
+
+def check_engagement(events: list[Engagement], now: datetime) -> None:
+    """Rules beyond the schema: canonical ids, a time near `now`, dwell carries dwell_ms,
+    a purchase (and only a purchase) its order and amount."""
     for index, event in enumerate(events):
-        if event.type == "dwell" and event.dwell_ms is None:
-            raise InvalidEngagement(index, "dwell_ms", "a dwell event needs dwell_ms")
-        if event.type == "purchase" and (event.order_id is None or event.amount_cents is None):
-            raise InvalidEngagement(
-                index, "order_id", "a purchase event needs order_id and amount_cents"
-            )
+        for name in ("user_id", "account_id", "post_id"):
+            value = getattr(event, name)
+            if value is not None and not canonical_id(value):
+                raise InvalidEngagement(index, name, f"{name} must be a canonical decimal id")
         if event.at is not None and event.at.tzinfo is None:
             raise InvalidEngagement(index, "at", "time needs an offset (e.g. Z)")
+        if event.at is not None and abs(event.at - now) > MAX_CLOCK_SKEW:
+            raise InvalidEngagement(index, "at", "at must lie within 5 minutes of now")
+        if event.type == "dwell" and event.dwell_ms is None:
+            raise InvalidEngagement(index, "dwell_ms", "a dwell event needs dwell_ms")
+        for name in ("order_id", "amount_cents"):
+            if event.type == "purchase" and getattr(event, name) is None:
+                raise InvalidEngagement(index, name, "a purchase needs order_id and amount_cents")
+            if event.type != "purchase" and getattr(event, name) is not None:
+                raise InvalidEngagement(index, name, f"only a purchase carries {name}")
+        if event.order_id is not None and not ORDER_ID.fullmatch(event.order_id):
+            raise InvalidEngagement(index, "order_id", "order_id must be 1-64 of [A-Za-z0-9_.:-]")
