@@ -90,6 +90,8 @@ class AccountChanged(Contract):
     """The account's state after a change (`created`, `suspended`, `unsuspended`).
 
     `version` grows with every change of the account: projections keep the highest.
+    `changed_at` is when accounts made the change (absent from events written before it
+    was added): publishing retracts what a suspended account published from then on.
     """
 
     TOPIC = topics.ACCOUNTS
@@ -104,6 +106,7 @@ class AccountChanged(Contract):
     created_at: str
     change: str
     version: int
+    changed_at: str | None = None
 
     def key(self) -> str:
         return self.account_id

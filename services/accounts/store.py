@@ -24,7 +24,7 @@ from services.accounts.domain import (
 )
 from shared import outbox
 from shared.events import AccountChanged
-from shared.timeutil import rfc3339
+from shared.timeutil import rfc3339, utcnow
 
 SCHEMA = "accounts"
 ACCOUNT_COLUMNS = (
@@ -44,6 +44,7 @@ def account_changed(row: asyncpg.Record, change: str) -> AccountChanged:
         created_at=rfc3339(row["created_at"]),
         change=change,
         version=row["version"],
+        changed_at=rfc3339(utcnow()),
     )
 
 

@@ -15,6 +15,7 @@ from services.publishing.store import SCHEMA, PostStore
 from shared import logs, runtime
 from shared.http import METRICS, build_app
 from shared.ids import IdGenerator, claim_worker
+from shared.kafka import ConsumerLoop
 from shared.outbox import OutboxRelay
 
 POOL = web.AppKey("publishing_pool", asyncpg.Pool)
@@ -46,7 +47,8 @@ def create_app(config: PublishingConfig) -> web.Application:
         await OutboxRelay(app[POOL], SCHEMA, bootstrap, app[METRICS]).run()
 
     async def consume(app: web.Application) -> None:
-        await consumer.AccountsLoop(bootstrap, app[api.STORE], app[METRICS]).run()
+        handlers = consumer.handlers(app[api.STORE])
+        await ConsumerLoop(bootstrap, consumer.GROUP, handlers, app[METRICS]).run()
 
     app.cleanup_ctx.extend(
         [

@@ -189,10 +189,14 @@ def check_author(kind: str | None, status: str | None) -> None:
 
 @dataclass(frozen=True)
 class AccountChange:
-    """An account.changed event and when accounts made the change."""
+    """An account.changed event and when accounts made the change (None: not said)."""
 
     event: AccountChanged
-    at: datetime
+    at: datetime | None
+
+    @classmethod
+    def of(cls, event: AccountChanged) -> AccountChange:
+        return cls(event, parse_rfc3339(event.changed_at) if event.changed_at else None)
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,8 @@ def suspension_windows(
         if change.event.version <= known_versions.get(account_id, 0):
             continue  # already applied: its retractions were made with it
         suspended = change.event.status == "suspended"
+        if change.at is None:
+            continue  # an event older than `changed_at`: the time it opened or closed is unknown
         if suspended and account_id not in opened:
             opened[account_id] = change.at
         elif not suspended and account_id in opened:

@@ -24,6 +24,7 @@ from services.publishing.store import PostStore
 from shared import db
 from shared.events import AccountChanged, PostDeleted
 from shared.ids import IdGenerator
+from shared.kafka import ConsumerLoop
 from shared.timeutil import rfc3339, utcnow
 from tests.support import events_of_type, eventually, publish, seller
 
@@ -48,9 +49,10 @@ async def store(stack) -> AsyncIterator[PostStore]:
         await pool.close()
 
 
-def account_loop(stack, store: PostStore) -> consumer.AccountsLoop:
+def account_loop(stack, store: PostStore) -> ConsumerLoop:
     """Publishing's real consumer loop, driven by the test (no Kafka consumer started)."""
-    return consumer.AccountsLoop(stack.str("WEITAO_KAFKA_BOOTSTRAP"), store, CollectorRegistry())
+    bootstrap = stack.str("WEITAO_KAFKA_BOOTSTRAP")
+    return ConsumerLoop(bootstrap, consumer.GROUP, consumer.handlers(store), CollectorRegistry())
 
 
 async def accept_while_lagging(store: PostStore, shop: dict, at: datetime) -> int:
@@ -73,8 +75,9 @@ async def status_change(store: PostStore, shop: dict, status: str, version: int,
         created_at=shop["created_at"],
         change="suspended" if status == "suspended" else "unsuspended",
         version=version,
+        changed_at=rfc3339(at),
     )
-    return Delivered(event.envelope(occurred_at=rfc3339(at)).encode(), shop["id"].encode())
+    return Delivered(event.envelope().encode(), shop["id"].encode())
 
 
 async def known_version(store: PostStore, shop: dict) -> int:

@@ -44,6 +44,7 @@ SAMPLES: dict[str, events.Contract] = {
         created_at=AT,
         change="created",
         version=1,
+        changed_at=AT,
     ),
     "follow_changed_v1": FollowChanged(
         user_id="400891230179688449",
@@ -127,6 +128,12 @@ def test_a_field_added_by_a_newer_producer_is_ignored_by_this_consumer():
     envelope = SAMPLES["post_deleted_v1"].envelope()
     newer = Envelope(**{**envelope.__dict__, "payload": {**envelope.payload, "reason": "spam"}})
     assert events.decode(Envelope.decode(newer.encode())) == SAMPLES["post_deleted_v1"]
+
+
+def test_an_account_change_written_before_changed_at_existed_still_decodes():
+    payload = orjson.loads((GOLDEN / "account_changed_v1.json").read_bytes())["payload"]
+    del payload["changed_at"]
+    assert AccountChanged.from_payload(payload).changed_at is None
 
 
 def test_an_unknown_version_is_not_decoded_as_the_known_one():
