@@ -35,6 +35,7 @@ from shared.events import (
     newest_per_entity,
 )
 from shared.feedkeys import (
+    FEED_OUTLIVES_SEEN_S,
     PULL_ACCOUNTS,
     SEEN_READY,
     account_key,
@@ -171,7 +172,7 @@ class FeedStore:
         at the end), and whether the user's feed needs to be rebuilt."""
         keys = [seen_key(user_id), following_key(user_id), *all_feed_keys(user_id)]
         state, flat = await self.redis.eval(
-            _TOUCH, len(keys), *keys, self.active_ttl_s, self.active_ttl_s + 3600
+            _TOUCH, len(keys), *keys, self.active_ttl_s, self.active_ttl_s + FEED_OUTLIVES_SEEN_S
         )
         following = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
         followed = sorted(a for a, version in following.items() if version > 0)
