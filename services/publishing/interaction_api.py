@@ -64,10 +64,11 @@ def caller_account(request: web.Request) -> int:
 
 
 async def add_comment(request: web.Request) -> web.Response:
+    author = caller_account(request)  # who may comment comes before what was sent (403, 400)
     post_id = path_id(request, "id")
     new = await read_body(request, domain.NewComment)
     row = await request.app[INTERACTIONS].add_comment(
-        request.app[IDS].next_id(), post_id, caller_account(request), new.text, utcnow()
+        request.app[IDS].next_id(), post_id, author, new.text, utcnow()
     )
     return json_response(comment_json(row), 201)
 
