@@ -26,6 +26,7 @@ from shared.auth import Principal, principal_from_header
 from shared.config import Secret
 from shared.errors import ApiError, DomainError, validation_error
 from shared.ids import ID_REGEX, parse_id
+from shared.openapi import openapi_spec
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Param:
     where: str = "query"  # "path" | "query"
     schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
     required: bool = False
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,24 @@ class Route:
 
 ID_PATTERN = {"type": "string", "pattern": ID_REGEX}  # canonical decimal, 1..2^63-1
 LIMIT = Param("limit", schema={"type": "integer", "minimum": 1, "maximum": 100})
-CURSOR = Param("cursor")
+
+
+def cursor_param(arity: int) -> Param:
+    """`?cursor=` of a page whose position is `arity` integers (shared.pagination).
+
+    Its format names that shape: a cursor is opaque to clients, so no pattern could
+    admit exactly the ones the API issues, and a fuzzer must be taught to make them
+    (tests/e2e/contract_hooks.py) instead of guessing strings.
+    """
+    return Param(
+        "cursor",
+        schema={"type": "string", "format": f"weitao-cursor-{arity}"},
+        description="opaque: the next_cursor of the previous page",
+    )
+
+
+CURSOR = cursor_param(1)
+FEED_CURSOR = cursor_param(2)  # [score, id]
 
 
 def id_param(name: str) -> Param:
@@ -160,7 +179,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         error = ApiError(exc.status, _http_error_code(exc), exc.reason)
-        return json_response(error.body(), exc.status)
+        response = json_response(error.body(), exc.status)
+        if "Allow" in exc.headers:  # a 405 names the methods the path has (RFC 9110)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception:
@@ -212,6 +234,22 @@ def _metrics_middleware(registry: CollectorRegistry) -> Any:
 # ---------------------------------------------------------------- ops endpoints
 
 
+class Health(msgspec.Struct):
+    status: str
+
+
+class Readiness(msgspec.Struct):
+    status: str
+    checks: list[str]
+
+
+class OpenApiDocument(msgspec.Struct):
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
+    components: dict[str, Any]
+
+
 async def healthz(_: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
@@ -247,88 +285,26 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 OPS_ROUTES = (
-    Route("GET", "/healthz", healthz, "200 while the process runs", public=True),
+    Route("GET", "/healthz", healthz, "200 while the process runs", public=True, response=Health),
     Route(
-        "GET", "/readyz", readyz, "200 when every dependency answers", public=True, errors=(503,)
+        "GET",
+        "/readyz",
+        readyz,
+        "200 when every dependency answers",
+        public=True,
+        response=Readiness,
+        errors=(503,),
     ),
     Route("GET", "/metrics", metrics, "Prometheus metrics", public=True, content_type="text/plain"),
-    Route("GET", "/openapi.json", openapi, "This API as OpenAPI 3", public=True),
+    Route(
+        "GET",
+        "/openapi.json",
+        openapi,
+        "This API as OpenAPI 3",
+        public=True,
+        response=OpenApiDocument,
+    ),
 )
-
-
-# ---------------------------------------------------------------- OpenAPI
-
-
-_ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message", "details"],
-            "properties": {
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "details": {"type": "object"},
-            },
-        }
-    },
-}
-
-
-def openapi_spec(title: str, routes: tuple[Route, ...]) -> dict[str, Any]:
-    """OpenAPI 3.0 for the routes; body and response schemas come from their msgspec types."""
-    types = {t for r in routes for t in (r.body, r.response) if t is not None}
-    refs, components = msgspec.json.schema_components(
-        sorted(types, key=lambda t: t.__name__), ref_template="#/components/schemas/{name}"
-    )
-    ref_of = dict(zip(sorted(types, key=lambda t: t.__name__), refs, strict=True))
-    components["Error"] = _ERROR_SCHEMA
-    paths: dict[str, dict[str, Any]] = {}
-    for r in routes:
-        responses: dict[str, Any] = {}
-        ok: dict[str, Any] = {"description": r.summary}
-        if r.status != 204:
-            ok["content"] = {r.content_type: {"schema": ref_of.get(r.response, {})}}
-        responses[str(r.status)] = ok
-        codes = set(r.errors) | ({400, 413} if r.body else set())
-        if not r.public:
-            codes |= {401, 403}
-        for code in sorted(codes):
-            responses[str(code)] = {
-                "description": "error",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            }
-        op: dict[str, Any] = {"summary": r.summary, "responses": responses}
-        if r.params:
-            op["parameters"] = [
-                {
-                    "name": p.name,
-                    "in": p.where,
-                    "required": p.required or p.where == "path",
-                    "schema": dict(p.schema),
-                }
-                for p in r.params
-            ]
-        if r.body is not None:
-            op["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": ref_of[r.body]}},
-            }
-        if not r.public:
-            op["security"] = [{"bearer": []}]
-        paths.setdefault(r.path, {})[r.method.lower()] = op
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": title, "version": "1"},
-        "paths": paths,
-        "components": {
-            "schemas": components,
-            "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
-            },
-        },
-    }
 
 
 # ---------------------------------------------------------------- the app
@@ -363,7 +339,7 @@ def build_app(
 
         routed.weitao_route = r  # type: ignore[attr-defined]
         app.router.add_route(r.method, r.path, routed)
-    app[OPENAPI] = orjson.dumps(openapi_spec(title, routes))
+    app[OPENAPI] = orjson.dumps(openapi_spec(title, all_routes))
     return app
 
 

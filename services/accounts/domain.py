@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
@@ -32,6 +32,21 @@ class NewAccount(msgspec.Struct, forbid_unknown_fields=True):
     display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
     category: Category | None = None
     invitation_code: Annotated[str, msgspec.Meta(pattern=INVITATION_CODE_PATTERN)] | None = None
+
+    # check_new_account in /openapi.json: operators need a category and a code (its
+    # existence, uses and kinds are data, not schema: 400 invitation_invalid).
+    openapi_rules: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            {"properties": {"kind": {"enum": ["consumer"]}}},
+            {
+                "required": ["category", "invitation_code"],
+                "properties": {
+                    "category": {"type": "string"},
+                    "invitation_code": {"type": "string", "minLength": 1},
+                },
+            },
+        ]
+    }
 
 
 class NewInvitation(msgspec.Struct, forbid_unknown_fields=True):
@@ -195,6 +210,8 @@ def sign_follow_token(secret: str, account_id: int, expires_epoch_s: int) -> str
 # What sign_follow_token makes: ASCII decimals (so int() is bounded and never sees "²")
 # and 18 MAC bytes in unpadded base64url.
 _FOLLOW_TOKEN = re.compile(r"([0-9]{1,19})\.([0-9]{1,19})\.[A-Za-z0-9_-]{24}")
+# The same shape for /openapi.json, whole string only (see HANDLE_PATTERN).
+FOLLOW_TOKEN_PATTERN = r"^[0-9]{1,19}\.[0-9]{1,19}\.[A-Za-z0-9_-]{24}(?!\n)$"
 
 
 def verify_follow_token(secret: str, token: str, now_epoch_s: int) -> int:

@@ -31,6 +31,8 @@ from shared.ids import parse_id
 from shared.pagination import decode_cursor, page, parse_limit
 from shared.timeutil import from_epoch_ms, rfc3339, utcnow
 
+TOKEN_SCHEMA = {"type": "string", "pattern": domain.FOLLOW_TOKEN_PATTERN}
+
 
 class AccountPage(msgspec.Struct):
     items: list[Account]
@@ -198,7 +200,7 @@ ROUTES = (
         redeem_follow_token,
         "Follow through a scanned QR code",
         status=204,
-        params=(Param("token", "path", required=True),),
+        params=(Param("token", "path", TOKEN_SCHEMA, required=True),),
         errors=(400, 404, 409),
     ),
 )
