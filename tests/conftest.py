@@ -3,6 +3,7 @@ get the real stack (started here when it is not up) through `stack` and `api`.""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -16,6 +17,9 @@ from shared.config import Env
 from shared.redisx import AnyRedis, connect
 
 ROOT = Path(__file__).resolve().parent.parent
+# The suite is local development (the Makefile says so too): services it starts may use
+# the documented development JWT secret.
+os.environ.setdefault("WEITAO_ENV", "local")
 
 
 @pytest.fixture(scope="session")
