@@ -20,7 +20,7 @@ from shared.auth import require_actor
 from shared.errors import ApiError, validation_error
 from shared.events import EngagementRecorded, FeedRebuildRequested
 from shared.http import (
-    CURSOR,
+    FEED_CURSOR,
     LIMIT,
     Param,
     Route,
@@ -213,7 +213,7 @@ ROUTES = (
         params=(
             id_param("user_id"),
             LIMIT,
-            CURSOR,
+            FEED_CURSOR,
             Param("category", schema={"type": "string", "enum": list(CATEGORIES)}),
         ),
         errors=(400,),

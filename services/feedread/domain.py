@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
+
+from shared.ids import ID_REGEX
 
 # Entries read per sorted set per round trip, and at most this many entries examined for
 # one page: removed or filtered entries are skipped without holding a request for long.
@@ -74,7 +76,7 @@ def visible(
 EngagementType = Literal["impression", "view", "dwell", "click", "favorite", "purchase", "share"]
 # The schema's patterns, for /openapi.json; `$` lets a trailing newline through, so
 # check_engagement holds every id and order id to the whole string.
-Id = Annotated[str, msgspec.Meta(pattern="^[1-9][0-9]{0,18}$")]
+Id = Annotated[str, msgspec.Meta(pattern=ID_REGEX)]
 ORDER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 OrderId = Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9_.:-]{1,64}$")]
 MAX_EVENTS_PER_BATCH = 500
@@ -99,8 +101,41 @@ class Engagement(msgspec.Struct, forbid_unknown_fields=True):
     amount_cents: Annotated[int, msgspec.Meta(ge=1, le=MAX_PURCHASE_CENTS)] | None = None
 
 
+# What /openapi.json states of an event beyond its fields: a dwell carries `dwell_ms`, and
+# only a purchase carries (and must carry) `order_id` and `amount_cents`.
+_DWELL_RULE = {
+    "anyOf": [
+        {"properties": {"type": {"not": {"enum": ["dwell"]}}}},
+        {"required": ["dwell_ms"], "properties": {"dwell_ms": {"type": "integer"}}},
+    ]
+}
+_PURCHASE_RULE = {
+    "anyOf": [
+        {
+            "properties": {
+                "type": {"enum": ["purchase"]},
+                "order_id": {"type": "string"},
+                "amount_cents": {"type": "integer"},
+            },
+            "required": ["order_id", "amount_cents"],
+        },
+        {
+            "properties": {
+                "type": {"not": {"enum": ["purchase"]}},
+                "order_id": {"type": "null"},
+                "amount_cents": {"type": "null"},
+            }
+        },
+    ]
+}
+
+
 class EngagementBatch(msgspec.Struct, forbid_unknown_fields=True):
     events: Annotated[list[Engagement], msgspec.Meta(min_length=1, max_length=MAX_EVENTS_PER_BATCH)]
+
+    openapi_rules: ClassVar[dict[str, Any]] = {
+        "properties": {"events": {"items": {"allOf": [_DWELL_RULE, _PURCHASE_RULE]}}}
+    }
 
 
 class InvalidEngagement(ValueError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -35,7 +35,7 @@ class Discount(msgspec.Struct, forbid_unknown_fields=True):
 class Vote(msgspec.Struct, forbid_unknown_fields=True):
     options: Annotated[
         list[Annotated[str, msgspec.Meta(min_length=1, max_length=60)]],
-        msgspec.Meta(min_length=2, max_length=6),
+        msgspec.Meta(min_length=2, max_length=6, extra_json_schema={"uniqueItems": True}),
     ]
     closes_at: datetime | None = None
 
@@ -55,6 +55,9 @@ class NewPost(msgspec.Struct, forbid_unknown_fields=True):
     vote: Vote | None = None
     video: Video | None = None
     category: Category | None = None
+
+    # check_post's per-kind rules, for /openapi.json (set below, once the rules exist).
+    openapi_rules: ClassVar[dict[str, Any]] = {}
 
 
 class NewComment(msgspec.Struct, forbid_unknown_fields=True):
@@ -126,6 +129,21 @@ class NotAllowed(PublishingError):
 # client cannot send, say, a vote inside a video post and have it silently dropped.
 _REQUIRED = {"product": "products", "discount": "discount", "vote": "vote", "video": "video"}
 _EXCLUSIVE = ("discount", "vote", "video")
+
+
+def _kind_rule(kind: str) -> dict[str, Any]:
+    """check_post's rules for one kind, as JSON Schema (for /openapi.json)."""
+    needed = _REQUIRED.get(kind)
+    props: dict[str, Any] = {"kind": {"enum": [kind]}}
+    props.update({name: {"type": "null"} for name in _EXCLUSIVE if name != kind})
+    rule: dict[str, Any] = {"properties": props}
+    if needed:
+        props[needed] = {"not": {"type": "null"}}
+        rule["required"] = [needed]
+    return rule
+
+
+NewPost.openapi_rules = {"anyOf": [_kind_rule(kind) for kind in get_args(PostKind)]}
 
 
 def check_post(new: NewPost, now: datetime) -> None:
