@@ -9,15 +9,22 @@ class ApiError(Exception):
     """An error a caller sees as `{"error": {"code", "message", "details"}}` with `status`."""
 
     def __init__(
-        self, status: int, code: str, message: str, details: dict[str, Any] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details or {}
+        self.headers = headers  # sent with the error (a 429's Retry-After, a 405's Allow)
 
     def body(self) -> dict[str, Any]:
+        """API.md's error body."""
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
 
@@ -26,11 +33,8 @@ def validation_error(field: str, message: str) -> ApiError:
     return ApiError(400, "validation_error", message, {"field": field})
 
 
-def not_found(what: str) -> ApiError:
-    return ApiError(404, "not_found", f"{what} not found")
-
-
 def forbidden(message: str = "not allowed") -> ApiError:
+    """403 forbidden: the caller may not do this."""
     return ApiError(403, "forbidden", message)
 
 

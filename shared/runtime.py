@@ -13,9 +13,9 @@ import asyncpg
 from aiohttp import web
 
 from shared import db, redisx
-from shared.http import add_readiness_check
 from shared.kafka import kafka_reachable
 from shared.redisx import AnyRedis
+from shared.web.ops import add_readiness_check
 
 log = logging.getLogger(__name__)
 

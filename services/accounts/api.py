@@ -15,7 +15,9 @@ from services.accounts.follow_store import FollowStore
 from services.accounts.store import AccountStore
 from shared.auth import require_role
 from shared.errors import ApiError, DomainError
-from shared.http import (
+from shared.ids import IdGenerator
+from shared.timeutil import rfc3339, utcnow
+from shared.web import (
     Param,
     Route,
     id_param,
@@ -25,8 +27,6 @@ from shared.http import (
     principal,
     read_body,
 )
-from shared.ids import IdGenerator
-from shared.timeutil import rfc3339, utcnow
 
 STORE = web.AppKey("accounts_store", AccountStore)
 FOLLOWS = web.AppKey("accounts_follows", FollowStore)

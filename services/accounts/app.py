@@ -12,9 +12,9 @@ from services.accounts.config import AccountsConfig
 from services.accounts.follow_store import FollowStore
 from services.accounts.store import SCHEMA, AccountStore
 from shared import logs, runtime
-from shared.http import METRICS, build_app
 from shared.ids import IdGenerator, claim_worker
 from shared.outbox import OutboxRelay
+from shared.web import METRICS, build_app
 
 POOL = web.AppKey("accounts_pool", asyncpg.Pool)
 

@@ -16,7 +16,10 @@ from services.accounts import domain
 from services.accounts.api import CONFIG, FOLLOWS, STORE, Account, account_json
 from shared.auth import require_actor, require_role
 from shared.errors import forbidden
-from shared.http import (
+from shared.ids import parse_id
+from shared.pagination import decode_cursor, page, parse_limit
+from shared.timeutil import from_epoch_ms, rfc3339, utcnow
+from shared.web import (
     CURSOR,
     LIMIT,
     Param,
@@ -27,9 +30,6 @@ from shared.http import (
     path_id,
     principal,
 )
-from shared.ids import parse_id
-from shared.pagination import decode_cursor, page, parse_limit
-from shared.timeutil import from_epoch_ms, rfc3339, utcnow
 
 TOKEN_SCHEMA = {"type": "string", "pattern": domain.FOLLOW_TOKEN_PATTERN}
 

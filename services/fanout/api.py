@@ -6,7 +6,7 @@ from aiohttp import web
 
 from services.fanout.consumer import FanoutHandlers
 from shared.auth import require_role
-from shared.http import Route, id_param, json_response, path_id, principal
+from shared.web import Route, id_param, json_response, path_id, principal
 
 HANDLERS = web.AppKey("fanout_handlers", FanoutHandlers)
 CONSUMERS = web.AppKey("fanout_consumers", list)

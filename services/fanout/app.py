@@ -14,9 +14,9 @@ from services.fanout import api, consumer
 from services.fanout.config import FanoutConfig
 from services.fanout.store import FanoutStore
 from shared import logs, runtime
-from shared.http import METRICS, build_app
 from shared.kafka import ConsumerLoop, producer, start_with_retry
 from shared.redisx import AnyRedis
+from shared.web import METRICS, build_app
 
 SCHEMA = "fanout"
 POOL = web.AppKey("fanout_pool", asyncpg.Pool)

@@ -19,7 +19,10 @@ from services.feedread.store import FeedStore
 from shared.auth import require_actor
 from shared.errors import ApiError, validation_error
 from shared.events import EngagementRecorded, FeedRebuildRequested
-from shared.http import (
+from shared.pagination import decode_cursor, page, parse_limit
+from shared.timeutil import rfc3339, utcnow
+from shared.vocabulary import CATEGORIES
+from shared.web import (
     FEED_CURSOR,
     LIMIT,
     Param,
@@ -30,9 +33,6 @@ from shared.http import (
     principal,
     read_body,
 )
-from shared.pagination import decode_cursor, page, parse_limit
-from shared.timeutil import rfc3339, utcnow
-from shared.vocabulary import CATEGORIES
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from services.feedread.config import FeedreadConfig
 from services.feedread.engagement import EngagementStore
 from services.feedread.store import FeedStore
 from shared import logs, runtime
-from shared.http import METRICS, build_app
 from shared.kafka import ConsumerLoop, producer, start_with_retry
 from shared.redisx import AnyRedis
+from shared.web import METRICS, build_app
 
 REDIS = web.AppKey("feedread_redis", AnyRedis)
 

@@ -14,7 +14,10 @@ from services.publishing.publish import Publisher
 from services.publishing.store import PostStore, post_view
 from shared.auth import require_actor
 from shared.errors import DomainError
-from shared.http import (
+from shared.ids import IdGenerator
+from shared.pagination import decode_cursor, page, parse_limit
+from shared.timeutil import rfc3339, utcnow
+from shared.web import (
     CURSOR,
     LIMIT,
     Route,
@@ -25,9 +28,6 @@ from shared.http import (
     principal,
     read_body,
 )
-from shared.ids import IdGenerator
-from shared.pagination import decode_cursor, page, parse_limit
-from shared.timeutil import rfc3339, utcnow
 
 STORE = web.AppKey("publishing_store", PostStore)
 PUBLISHER = web.AppKey("publishing_publisher", Publisher)

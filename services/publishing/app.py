@@ -13,10 +13,10 @@ from services.publishing.interactions import InteractionStore
 from services.publishing.publish import Publisher
 from services.publishing.store import SCHEMA, PostStore
 from shared import logs, runtime
-from shared.http import METRICS, build_app
 from shared.ids import IdGenerator, claim_worker
 from shared.kafka import ConsumerLoop
 from shared.outbox import OutboxRelay
+from shared.web import METRICS, build_app
 
 POOL = web.AppKey("publishing_pool", asyncpg.Pool)
 

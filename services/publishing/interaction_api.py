@@ -14,7 +14,10 @@ from services.publishing.api import IDS
 from services.publishing.interactions import InteractionStore
 from shared.auth import require_actor
 from shared.errors import forbidden
-from shared.http import (
+from shared.ids import parse_id
+from shared.pagination import decode_cursor, page, parse_limit
+from shared.timeutil import rfc3339, utcnow
+from shared.web import (
     CURSOR,
     LIMIT,
     Route,
@@ -25,9 +28,6 @@ from shared.http import (
     principal,
     read_body,
 )
-from shared.ids import parse_id
-from shared.pagination import decode_cursor, page, parse_limit
-from shared.timeutil import rfc3339, utcnow
 
 INTERACTIONS = web.AppKey("publishing_interactions", InteractionStore)
 

@@ -14,7 +14,7 @@ import pytest
 from yarl import URL
 
 from shared.client import SERVICES
-from shared.http import ID_PATTERN
+from shared.web import ID_PATTERN
 from tests.support import consumers, publish, seller
 
 BAD_IDS = ["5\n", "05", " 5", "-1", "0", "²", "٣", "５", "9" * 20, str(1 << 63), "9" * 5000]

@@ -11,9 +11,9 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from shared.errors import ApiError
-from shared.http import ID_PATTERN, path_id
 from shared.ids import MAX_ID, decimal_pattern, parse_decimal, parse_id
 from shared.pagination import decode_cursor, encode_cursor, parse_limit
+from shared.web import ID_PATTERN, path_id
 
 # Text a lax parser reads as a number: trailing newline, leading zero or space, signs,
 # superscript, Arabic-Indic and full-width digits, too long, too big, empty.

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from shared.auth import mint_token
 from shared.client import SERVICES
 from shared.config import LOCAL_DEFAULTS, Common, ConfigError, Env, Secret
-from shared.http import Route, build_app, json_response
+from shared.web import Route, build_app, json_response
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_SECRET = LOCAL_DEFAULTS["WEITAO_JWT_SECRET"]

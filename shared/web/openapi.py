@@ -4,12 +4,11 @@ every status it can answer is declared)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
-if TYPE_CHECKING:
-    from shared.http import Param, Route
+from shared.web.routes import Param, Route
 
 ERROR_SCHEMA = {
     "type": "object",
