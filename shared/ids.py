@@ -19,6 +19,7 @@ from typing import Protocol
 import asyncpg
 
 from shared.errors import ApiError
+from shared.retry import Backoff, retry_forever
 
 log = logging.getLogger(__name__)
 
@@ -132,16 +133,13 @@ class WorkerLease:
                 await self._claim_again()
 
     async def _claim_again(self) -> None:
-        backoff = 0.5
-        while True:
-            try:
-                self._conn, self._number = await _connect_and_claim(self._dsn, self._numbers)
-                self._confirmed = time.monotonic()
-                return
-            except Exception:
-                log.warning("id worker number not claimed yet", exc_info=True)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+        self._conn, self._number = await retry_forever(
+            lambda: _connect_and_claim(self._dsn, self._numbers),
+            Exception,
+            Backoff(first=0.5),
+            lambda exc: log.warning("id worker number not claimed yet", exc_info=exc),
+        )
+        self._confirmed = time.monotonic()
 
     async def release(self) -> None:
         """Stops the heartbeat and ends the session, which frees the number."""

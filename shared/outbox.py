@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from shared.events import Contract
 from shared.kafka import producer, start_with_retry
+from shared.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class OutboxRelay:
         listener = await self.pool.acquire()
         await listener.add_listener(channel(self.schema), self._on_notify)
         kafka: AIOKafkaProducer | None = None
-        delay = 0.2
+        backoff = Backoff(first=0.2)
         try:
             while True:
                 if kafka is None:
@@ -87,15 +88,14 @@ class OutboxRelay:
                 self._wake.clear()  # before reading, so a NOTIFY during the batch is kept
                 try:
                     sent = await self.publish_batch(listener, kafka)
-                    delay = 0.2
+                    backoff.reset()
                 except (TimeoutError, KafkaError, OSError) as exc:
                     log.warning(
                         "outbox relay cannot publish; will retry", extra={"error": repr(exc)}
                     )
                     await kafka.stop()
                     kafka = None
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 5.0)
+                    await backoff.sleep()
                     continue
                 if sent < BATCH:
                     try:

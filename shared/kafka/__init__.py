@@ -8,7 +8,7 @@ event a handler keeps failing on for any other reason is moved to the dead-lette
 before its offset is committed, so it is never simply dropped (`python -m
 shared.deadletters` lists and replays them).
 
-- `clients`: producer, client start, readiness probe, backoff.
+- `clients`: producer, client start, readiness probe.
 - `letters`: the dead-letter record.
 - `handling`: calling handlers, retries, waiting, dead-lettering.
 - `loop`: partitions, concurrency, commits, rebalances.

@@ -15,9 +15,9 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter
 
 from shared.events import BadEvent, Contract, Envelope, decode
-from shared.kafka.clients import Backoff
 from shared.kafka.letters import DeadLetter, Record
 from shared.outages import is_outage
+from shared.retry import Backoff, retry_forever
 from shared.topics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
@@ -168,19 +168,15 @@ class EventHandling:
         if self.dead_letters is None:
             raise RuntimeError(f"no dead-letter producer outside run(): {error}")
         letter = DeadLetter.of(self.group, record, error)
-        backoff = Backoff(first=0.2)
-        while True:
-            try:
-                await self.dead_letters.send_and_wait(
-                    DEAD_LETTERS.name,
-                    letter.value,
-                    key=self.group.encode(),
-                    headers=letter.headers(),
-                )
-                return
-            except KafkaError as exc:
-                log.warning("dead-letter topic unreachable", extra={"error": repr(exc)})
-                await backoff.sleep()
+        sender = self.dead_letters
+        await retry_forever(
+            lambda: sender.send_and_wait(
+                DEAD_LETTERS.name, letter.value, key=self.group.encode(), headers=letter.headers()
+            ),
+            KafkaError,
+            Backoff(first=0.2),
+            lambda exc: log.warning("dead-letter topic unreachable", extra={"error": repr(exc)}),
+        )
 
 
 def _one(handler: EventHandler, event: Contract) -> Call:
