@@ -14,7 +14,7 @@ from services.fanout import api, consumer
 from services.fanout.config import FanoutConfig
 from services.fanout.store import FanoutStore
 from shared import logs, runtime
-from shared.kafka import ConsumerLoop, producer, start_with_retry
+from shared.kafka import ConsumerLoop, event_producer, start_with_retry
 from shared.redisx import AnyRedis
 from shared.web import METRICS, build_app
 
@@ -30,7 +30,7 @@ def create_app(config: FanoutConfig) -> web.Application:
 
     async def wiring(app: web.Application):
         store = FanoutStore(app[POOL], app[REDIS], config.feed_cap)
-        work_producer = producer(bootstrap)
+        work_producer = event_producer(bootstrap)
         await start_with_retry(work_producer, "fanout-work")
         handlers = consumer.FanoutHandlers(
             store, work_producer, app[METRICS], config.pull_threshold, config.chunk_size

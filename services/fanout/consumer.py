@@ -42,7 +42,7 @@ from shared.events import (
     PostDeleted,
     PostPublished,
 )
-from shared.kafka import Batch, EventHandler
+from shared.kafka import Batch, EventHandler, send
 
 log = logging.getLogger(__name__)
 
@@ -136,11 +136,7 @@ class FanoutHandlers:
         while True:
             through = await self.store.chunk_end(account_id, after, self.chunk_size)
             chunk = chunk_of(number, after, through)
-            sent.append(
-                await self.producer.send(
-                    chunk.TOPIC.name, value=chunk.envelope().encode(), key=chunk.key().encode()
-                )
-            )
+            sent.append(await send(self.producer, chunk))
             if through is None:
                 break
             after, number = through, number + 1

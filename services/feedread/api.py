@@ -19,6 +19,7 @@ from services.feedread.store import FeedStore
 from shared.auth import require_actor
 from shared.errors import ApiError, validation_error
 from shared.events import EngagementRecorded, FeedRebuildRequested
+from shared.kafka import send
 from shared.pagination import decode_cursor, page, parse_limit
 from shared.timeutil import rfc3339, utcnow
 from shared.vocabulary import CATEGORIES
@@ -92,9 +93,7 @@ async def request_rebuild(producer: AIOKafkaProducer, user_id: int) -> None:
     is served from timelines until the rebuild lands."""
     event = FeedRebuildRequested(user_id=str(user_id), at=rfc3339(utcnow()))
     try:
-        await producer.send(
-            event.TOPIC.name, value=event.envelope().encode(), key=event.key().encode()
-        )
+        await send(producer, event)
     except Exception:
         log.warning("feed rebuild request not sent", extra={"user_id": user_id}, exc_info=True)
 
@@ -188,13 +187,7 @@ async def send_all(producer: AIOKafkaProducer, contracts: list[EngagementRecorde
     futures: list[asyncio.Future] = []
     try:
         for contract in contracts:
-            futures.append(
-                await producer.send(
-                    contract.TOPIC.name,
-                    value=contract.envelope().encode(),
-                    key=contract.key().encode(),
-                )
-            )
+            futures.append(await send(producer, contract))
     except KafkaError:
         log.warning("engagement events not sent", exc_info=True)
     if futures:

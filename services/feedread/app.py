@@ -9,7 +9,7 @@ from services.feedread.config import FeedreadConfig
 from services.feedread.engagement import EngagementStore
 from services.feedread.store import FeedStore
 from shared import logs, runtime
-from shared.kafka import ConsumerLoop, producer, start_with_retry
+from shared.kafka import ConsumerLoop, event_producer, start_with_retry
 from shared.redisx import AnyRedis
 from shared.web import METRICS, build_app
 
@@ -22,7 +22,7 @@ def create_app(config: FeedreadConfig) -> web.Application:
 
     async def wiring(app: web.Application):
         app[api.STORE] = FeedStore(app[REDIS], config.inactive_days * 24 * 3600)
-        app[api.PRODUCER] = producer(bootstrap)
+        app[api.PRODUCER] = event_producer(bootstrap)
         app[api.ENGAGEMENT] = EngagementStore(app[REDIS])
         yield
         await app[api.PRODUCER].stop()

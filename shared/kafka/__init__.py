@@ -8,13 +8,19 @@ event a handler keeps failing on for any other reason is moved to the dead-lette
 before its offset is committed, so it is never simply dropped (`python -m
 shared.deadletters` lists and replays them).
 
-- `clients`: producer, client start, readiness probe.
+- `clients`: producers, `send(producer, contract)`, client start, readiness probe.
 - `letters`: the dead-letter record.
 - `handling`: calling handlers, retries, waiting, dead-lettering.
 - `loop`: partitions, concurrency, commits, rebalances.
 """
 
-from shared.kafka.clients import kafka_reachable, producer, start_with_retry
+from shared.kafka.clients import (
+    event_producer,
+    kafka_reachable,
+    producer,
+    send,
+    start_with_retry,
+)
 from shared.kafka.handling import MAX_HANDLER_ATTEMPTS, Batch, EventHandler
 from shared.kafka.letters import MAX_ERROR_CHARS, DeadLetter, Record
 from shared.kafka.loop import ConsumerLoop
@@ -27,7 +33,9 @@ __all__ = [
     "DeadLetter",
     "EventHandler",
     "Record",
+    "event_producer",
     "kafka_reachable",
     "producer",
+    "send",
     "start_with_retry",
 ]

@@ -14,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from services.fanout.consumer import FanoutHandlers
 from services.fanout.store import FanoutStore
 from shared import db
-from shared.events import AccountChanged, Contract, Envelope, FollowChanged, decode
+from shared.events import AccountChanged, Contract, FollowChanged
 from shared.feedkeys import PULL_ACCOUNTS, SEEN_READY, feed_key, seen_key
 from shared.ids import IdGenerator
 from shared.redisx import AnyRedis
@@ -54,8 +54,9 @@ class SentChunks:
     def __init__(self) -> None:
         self.sent: list[Contract] = []
 
-    async def send(self, topic: str, value: bytes, key: bytes) -> Awaitable[None]:
-        self.sent.append(decode(Envelope.decode(value)))  # type: ignore[arg-type]
+    async def send(self, topic: str, value: Contract, key: str) -> Awaitable[None]:
+        assert (topic, key) == (value.TOPIC.name, value.key())
+        self.sent.append(value)
         done = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
