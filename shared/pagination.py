@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -57,7 +57,24 @@ def decode_cursor(query: Mapping[str, str], arity: int) -> list[Any] | None:
 
 
 def page(items: list[Any], next_position: list[Any] | None) -> dict[str, Any]:
+    """API.md's page: the items and the cursor of the next page (None on the last)."""
     return {
         "items": items,
         "next_cursor": encode_cursor(next_position) if next_position is not None else None,
     }
+
+
+def keyed_page_query(query: Mapping[str, str]) -> tuple[int, int | None]:
+    """`?limit=` and the key a page keyed by one integer starts after (None: the first page)."""
+    limit = parse_limit(query)
+    cursor = decode_cursor(query, 1)
+    return limit, cursor[0] if cursor else None
+
+
+def keyed_page(
+    rows: Sequence[Mapping[str, Any]], limit: int, key: str, item: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """`item(row)` of each row as a page; a full page's cursor is its last row's `key`
+    (a shorter page is the last one)."""
+    next_position = [rows[-1][key]] if len(rows) == limit else None
+    return page([item(r) for r in rows], next_position)

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Any
 
-import asyncpg
 import msgspec
 import segno
 from aiohttp import web
@@ -17,7 +15,7 @@ from services.accounts.api import CONFIG, FOLLOWS, STORE, Account, account_json
 from shared.auth import require_actor, require_role
 from shared.errors import forbidden
 from shared.ids import parse_id
-from shared.pagination import decode_cursor, page, parse_limit
+from shared.pagination import keyed_page, keyed_page_query
 from shared.timeutil import from_epoch_ms, rfc3339, utcnow
 from shared.web import (
     CURSOR,
@@ -45,11 +43,6 @@ class FollowToken(msgspec.Struct):
     expires_at: str
 
 
-def account_page(rows: list[asyncpg.Record], limit: int) -> dict[str, Any]:
-    next_position = [rows[-1]["seq"]] if len(rows) == limit else None
-    return page([account_json(r) for r in rows], next_position)
-
-
 async def follow(request: web.Request) -> web.Response:
     user_id, account_id = path_id(request, "user_id"), path_id(request, "account_id")
     require_actor(principal(request), user_id)
@@ -67,19 +60,17 @@ async def unfollow(request: web.Request) -> web.Response:
 async def following(request: web.Request) -> web.Response:
     user_id = path_id(request, "user_id")
     require_actor(principal(request), user_id, staff_too=True)
-    limit = parse_limit(request.query)
-    cursor = decode_cursor(request.query, 1)
-    rows = await request.app[FOLLOWS].following(user_id, limit, cursor[0] if cursor else None)
-    return json_response(account_page(rows, limit))
+    limit, after = keyed_page_query(request.query)
+    rows = await request.app[FOLLOWS].following(user_id, limit, after)
+    return json_response(keyed_page(rows, limit, "seq", account_json))
 
 
 async def followers(request: web.Request) -> web.Response:
     account_id = path_id(request, "id")
     require_actor(principal(request), account_id, staff_too=True)
-    limit = parse_limit(request.query)
-    cursor = decode_cursor(request.query, 1)
-    rows = await request.app[FOLLOWS].followers(account_id, limit, cursor[0] if cursor else None)
-    return json_response(account_page(rows, limit))
+    limit, after = keyed_page_query(request.query)
+    rows = await request.app[FOLLOWS].followers(account_id, limit, after)
+    return json_response(keyed_page(rows, limit, "seq", account_json))
 
 
 # ---------------------------------------------------------------- QR follow

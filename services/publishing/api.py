@@ -15,7 +15,7 @@ from services.publishing.store import PostStore, post_view
 from shared.auth import require_actor
 from shared.errors import DomainError
 from shared.ids import IdGenerator
-from shared.pagination import decode_cursor, page, parse_limit
+from shared.pagination import keyed_page, keyed_page_query
 from shared.timeutil import rfc3339, utcnow
 from shared.web import (
     CURSOR,
@@ -116,13 +116,9 @@ async def get_post(request: web.Request) -> web.Response:
 
 
 async def account_posts(request: web.Request) -> web.Response:
-    limit = parse_limit(request.query)
-    cursor = decode_cursor(request.query, 1)
-    rows = await request.app[STORE].account_posts(
-        path_id(request, "account_id"), limit, cursor[0] if cursor else None
-    )
-    next_position = [rows[-1]["id"]] if len(rows) == limit else None
-    return json_response(page([post_json(r) for r in rows], next_position))
+    limit, after = keyed_page_query(request.query)
+    rows = await request.app[STORE].account_posts(path_id(request, "account_id"), limit, after)
+    return json_response(keyed_page(rows, limit, "id", post_json))
 
 
 async def delete_post(request: web.Request) -> web.Response:

@@ -15,7 +15,7 @@ from services.publishing.interactions import InteractionStore
 from shared.auth import require_actor
 from shared.errors import forbidden
 from shared.ids import parse_id
-from shared.pagination import decode_cursor, page, parse_limit
+from shared.pagination import keyed_page, keyed_page_query
 from shared.timeutil import rfc3339, utcnow
 from shared.web import (
     CURSOR,
@@ -74,13 +74,9 @@ async def add_comment(request: web.Request) -> web.Response:
 
 
 async def list_comments(request: web.Request) -> web.Response:
-    limit = parse_limit(request.query)
-    cursor = decode_cursor(request.query, 1)
-    rows = await request.app[INTERACTIONS].comments(
-        path_id(request, "id"), limit, cursor[0] if cursor else None
-    )
-    next_position = [rows[-1]["id"]] if len(rows) == limit else None
-    return json_response(page([comment_json(r) for r in rows], next_position))
+    limit, after = keyed_page_query(request.query)
+    rows = await request.app[INTERACTIONS].comments(path_id(request, "id"), limit, after)
+    return json_response(keyed_page(rows, limit, "id", comment_json))
 
 
 async def delete_comment(request: web.Request) -> web.Response:
