@@ -15,6 +15,7 @@ section between the markers in docs/benchmarks.md.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import platform
@@ -35,9 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.settle import settle  # noqa: E402
-from services.fanout.domain import DEFAULT_CHUNK as CHUNK  # noqa: E402
 from services.fanout.domain import PUSH_BATCH  # noqa: E402
-from services.fanout.store import _PUSH  # noqa: E402
+from services.fanout.feeds import _PUSH  # noqa: E402
 from services.feedread.store import _TOUCH  # noqa: E402
 from shared.client import WeitaoClient  # noqa: E402
 from shared.config import Env  # noqa: E402
@@ -226,10 +226,11 @@ class Bench:
         """A bare loop running the same push script over the same users: Redis's own rate."""
         body = CROSS_SLOT + PROLOGUE + _PUSH
         member = str(int(time.time() * 1000))
+        chunk = self.env.int("WEITAO_FANOUT_CHUNK")
         started = time.perf_counter()
-        for start in range(0, len(users), CHUNK):
+        for start in range(0, len(users), chunk):
             async with self.redis.pipeline(transaction=False) as pipe:
-                for batch in range(start, min(start + CHUNK, len(users)), PUSH_BATCH):
+                for batch in range(start, min(start + chunk, len(users)), PUSH_BATCH):
                     ids = ",".join(users[batch : batch + PUSH_BATCH])
                     pipe.eval(body, 0, member, 1, 800, "women_fashion", ids)
                 await pipe.execute()
@@ -541,4 +542,5 @@ def write_doc(r: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__).parse_args()  # no options: --help only
     asyncio.run(main())

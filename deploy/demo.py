@@ -6,6 +6,7 @@ publishes; a consumer's feed is printed once the post has reached it.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import secrets
 import sys
@@ -74,4 +75,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__).parse_args()  # no options: --help only
     asyncio.run(main())

@@ -36,14 +36,19 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "WEITAO_INSIGHTS_PORT": "8085",
     "WEITAO_TOPIC_PARTITIONS": "12",
     "WEITAO_REDIS_CLUSTER": "0",
+    # Entries a feed keeps: at 3 posts a day per account, 800 cover weeks of a consumer
+    # following dozens of accounts; the cost per entry is measured in docs/benchmarks.md.
     "WEITAO_FEED_CAP": "800",
     "WEITAO_PULL_THRESHOLD": "50000",
+    # Followers per work-topic message: a post of an account with more followers is split
+    # into chunks that every fanout process of the group shares; a crash redoes one chunk.
     "WEITAO_FANOUT_CHUNK": "5000",
     "WEITAO_FANOUT_WORK_CONCURRENCY": "12",
     "WEITAO_INACTIVE_DAYS": "7",
     "WEITAO_DAILY_POST_LIMIT": "3",
     "WEITAO_PUBLIC_BASE_URL": "https://weitao.example/f",
     "WEITAO_FOLLOW_TOKEN_TTL_S": "2592000",
+    "WEITAO_FOLLOWING_LIMIT": "5000",  # API.md: accounts a user may follow (reads merge them all)
     "WEITAO_LOG_LEVEL": "INFO",
 }
 

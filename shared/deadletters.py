@@ -12,8 +12,8 @@ replayed is kept as the offsets of the consumer group `dead-letters-replay.<GROU
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -122,20 +122,27 @@ def describe(item: Listed) -> str:
     return f"{state:8} {letter.group:16} {source:32} {event}  error: {letter.error}"
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The command line (see the module's docstring); argv defaults to sys.argv[1:]."""
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.deadletters", description=__doc__.split("\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="every dead letter, and whether it was replayed")
+    replaying = commands.add_parser("replay", help="send GROUP's pending letters back, once")
+    replaying.add_argument("group", metavar="GROUP", help="the consumer group that gave up")
+    args = parser.parse_args(argv)
     bootstrap = Env.from_os().str("WEITAO_KAFKA_BOOTSTRAP")
-    if argv == ["list"]:
+    if args.command == "list":
         listed = asyncio.run(list_letters(bootstrap))
         for item in listed:
             print(describe(item))
         pending = sum(not item.replayed for item in listed)
         print(f"{len(listed)} dead letters, {pending} not replayed")
-    elif len(argv) == 2 and argv[0] == "replay":
-        count = asyncio.run(replay(bootstrap, argv[1]))
-        print(f"replayed {count} dead letters of group {argv[1]}")
     else:
-        raise SystemExit("usage: python -m shared.deadletters list | replay GROUP")
+        count = asyncio.run(replay(bootstrap, args.group))
+        print(f"replayed {count} dead letters of group {args.group}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -15,11 +15,6 @@ from collections.abc import Callable
 
 from shared.vocabulary import CATEGORIES
 
-# Feeds keep the newest FEED_CAP posts by default (WEITAO_FEED_CAP): at 3 posts a day per
-# account, 800 entries cover weeks of a consumer following dozens of accounts; the cost
-# per entry is measured in docs/benchmarks.md.
-DEFAULT_FEED_CAP = 800
-
 # Set of account ids whose posts are not pushed (too many followers): feedread merges
 # their timelines at read time. Written by fanout, which keeps the truth in Postgres.
 PULL_ACCOUNTS = "fanout:pull-accounts"

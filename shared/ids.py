@@ -14,9 +14,10 @@ import logging
 import re
 import threading
 import time
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import asyncpg
+import msgspec
 
 from shared.errors import ApiError
 from shared.retry import Backoff, retry_forever
@@ -225,3 +226,8 @@ def decimal_pattern(high: int) -> str:
 
 
 ID_REGEX = decimal_pattern(MAX_ID)
+
+# A 64-bit id as JSON bodies carry it (canonical decimal text, 1..2^63-1), for msgspec
+# types and their schemas. The pattern's `$` lets a trailing newline through, so a
+# handler still holds the id to the whole string with `parse_id`.
+Id = Annotated[str, msgspec.Meta(pattern=ID_REGEX)]

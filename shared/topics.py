@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import sys
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -118,9 +118,12 @@ async def create_topics(bootstrap: str, partitions: int) -> list[str]:
         await admin.close()
 
 
-def main(argv: list[str]) -> None:
-    if argv != ["create"]:
-        raise SystemExit("usage: python -m shared.topics create")
+def main(argv: list[str] | None = None) -> None:
+    """`create`: creates the missing topics; argv defaults to sys.argv[1:]."""
+    parser = argparse.ArgumentParser(prog="python -m shared.topics", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("create", help="create the topics of the table that do not exist")
+    parser.parse_args(argv)
     env = Env.from_os()
     created = asyncio.run(
         create_topics(env.str("WEITAO_KAFKA_BOOTSTRAP"), env.int("WEITAO_TOPIC_PARTITIONS"))
@@ -130,4 +133,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

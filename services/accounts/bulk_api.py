@@ -12,13 +12,11 @@ from services.accounts.api import FOLLOWS, IDS, STORE, Account, account_json
 from services.accounts.domain import NewAccount
 from shared.auth import require_role
 from shared.errors import validation_error
-from shared.ids import ID_REGEX, parse_id
+from shared.ids import Id, parse_id
 from shared.timeutil import utcnow
 from shared.web import Route, json_response, principal, read_body
 
 MAX_BULK = 2_000  # items per call: the body stays under API.md's 256 KiB limit
-# The schema path ids have; the handler's parse_id also refuses a trailing newline.
-Id = Annotated[str, msgspec.Meta(pattern=ID_REGEX)]
 
 
 class BulkAccounts(msgspec.Struct, forbid_unknown_fields=True):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.accounts.domain import FOLLOWING_LIMIT
 from shared.config import Common, ConfigError, Env
 
 
@@ -14,7 +13,7 @@ class AccountsConfig:
     port: int
     public_base_url: str  # follow-token URLs (QR codes) point here
     follow_token_ttl_s: int
-    following_limit: int  # accounts one user may follow; API.md promises FOLLOWING_LIMIT
+    following_limit: int  # accounts one user may follow; API.md promises 5000
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> AccountsConfig:
@@ -24,11 +23,7 @@ class AccountsConfig:
             port=env.int("WEITAO_ACCOUNTS_PORT"),
             public_base_url=env.str("WEITAO_PUBLIC_BASE_URL").rstrip("/"),
             follow_token_ttl_s=env.int("WEITAO_FOLLOW_TOKEN_TTL_S"),
-            following_limit=(
-                env.int("WEITAO_FOLLOWING_LIMIT")
-                if env.values.get("WEITAO_FOLLOWING_LIMIT")
-                else FOLLOWING_LIMIT
-            ),
+            following_limit=env.int("WEITAO_FOLLOWING_LIMIT"),
         )
         if config.following_limit < 1:
             raise ConfigError("setting WEITAO_FOLLOWING_LIMIT must be at least 1")

@@ -23,7 +23,6 @@ OPERATOR_KINDS: tuple[str, ...] = ("seller", "influencer", "media")
 # forbids that and means nothing in ECMA-262, so /openapi.json states the same rule.
 HANDLE_PATTERN = r"^[a-z0-9_]{3,30}(?!\n)$"
 INVITATION_CODE_PATTERN = r"^[A-Z0-9]{1,64}(?!\n)$"  # new_invitation_code's alphabet and more
-FOLLOWING_LIMIT = 5_000  # API.md: accounts a user may follow (reads merge them all)
 
 
 class NewAccount(msgspec.Struct, forbid_unknown_fields=True):

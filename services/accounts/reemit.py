@@ -5,6 +5,7 @@ hold is left as it is."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 
 from services.accounts.follow_store import follow_changed
@@ -34,4 +35,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__).parse_args()  # no options: --help only
     asyncio.run(main())

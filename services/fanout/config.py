@@ -11,11 +11,11 @@ from shared.config import Common, Env
 class FanoutConfig:
     common: Common
     port: int
-    feed_cap: int  # entries kept per feed (shared.feedkeys.DEFAULT_FEED_CAP explains 800)
+    feed_cap: int  # entries kept per feed (LOCAL_DEFAULTS explains 800)
     # Accounts with this many followers or more are pulled at read time, not pushed:
     # chosen from `make bench-fanout` (docs/benchmarks.md, "Choosing the pull threshold").
     pull_threshold: int
-    chunk_size: int  # followers per work-topic message
+    chunk_size: int  # followers per work-topic message (LOCAL_DEFAULTS says why 5000)
     work_concurrency: int  # work-topic partitions one process handles at once
 
     @classmethod

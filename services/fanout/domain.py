@@ -10,9 +10,6 @@ from typing import Generic, Literal, TypeVar
 # Followers per server-side script call: large enough that the Python client's per-call
 # cost is amortised, small enough that one call blocks Redis for only a few milliseconds.
 PUSH_BATCH = 1000
-# Followers per work-topic message: a post of an account with more followers is split
-# into chunks that every fanout process of the group shares; a crash redoes one chunk.
-DEFAULT_CHUNK = 5000
 # How many of an account's newest posts a new follower receives at once. (A switch to push
 # and a reinstatement restore up to the feed cap: followers saw that many before.)
 BACKFILL_POSTS = 50

@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
-from shared.ids import ID_REGEX
+from shared.ids import Id
 
 # Entries read per sorted set per round trip, and at most this many entries examined for
 # one page: removed or filtered entries are skipped without holding a request for long.
@@ -74,9 +74,8 @@ def visible(
 # ---------------------------------------------------------------- engagement events
 
 EngagementType = Literal["impression", "view", "dwell", "click", "favorite", "purchase", "share"]
-# The schema's patterns, for /openapi.json; `$` lets a trailing newline through, so
+# The schema's pattern, for /openapi.json; `$` lets a trailing newline through, so
 # check_engagement holds every id and order id to the whole string.
-Id = Annotated[str, msgspec.Meta(pattern=ID_REGEX)]
 ORDER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 OrderId = Annotated[str, msgspec.Meta(pattern="^[A-Za-z0-9_.:-]{1,64}$")]
 MAX_EVENTS_PER_BATCH = 500

@@ -5,6 +5,7 @@ Feeds then materialize as users read: each is merged from timelines, then rebuil
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 
 from services.publishing.store import COPY_WINDOW, POST_COLUMNS, SCHEMA, post_published
@@ -29,4 +30,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__).parse_args()  # no options: --help only
     asyncio.run(main())

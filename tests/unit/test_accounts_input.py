@@ -11,7 +11,6 @@ import pytest
 from services.accounts.bulk_api import FollowPair
 from services.accounts.config import AccountsConfig
 from services.accounts.domain import (
-    FOLLOWING_LIMIT,
     InputInvalid,
     NewAccount,
     NewInvitation,
@@ -124,7 +123,7 @@ def settings(**values: str) -> Env:
 
 
 def test_the_following_limit_is_5000_unless_set():
-    assert AccountsConfig.from_env(settings()).following_limit == FOLLOWING_LIMIT == 5_000
+    assert AccountsConfig.from_env(settings()).following_limit == 5_000
     lowered = AccountsConfig.from_env(settings(WEITAO_FOLLOWING_LIMIT="3"))
     assert lowered.following_limit == 3
     with pytest.raises(ConfigError, match="WEITAO_FOLLOWING_LIMIT"):
