@@ -10,9 +10,9 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from bench.client import WeitaoClient
 from bench.fanout import Bench, bare_read_server
 from bench.world import World
-from shared.client import WeitaoClient
 from shared.config import Env
 
 KAFKA_MESSAGES = 20_000

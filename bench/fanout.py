@@ -35,11 +35,11 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.client import WeitaoClient  # noqa: E402
 from bench.settle import settle  # noqa: E402
 from services.fanout.domain import PUSH_BATCH  # noqa: E402
 from services.fanout.feeds import _PUSH  # noqa: E402
 from services.feedread.store import _TOUCH  # noqa: E402
-from shared.client import WeitaoClient  # noqa: E402
 from shared.config import Env  # noqa: E402
 from shared.feedkeys import (  # noqa: E402
     PULL_ACCOUNTS,
@@ -52,7 +52,7 @@ from shared.feedkeys import (  # noqa: E402
     seen_key,
     timeline_key,
 )
-from shared.redisx import CROSS_SLOT, PROLOGUE, connect  # noqa: E402
+from shared.redis_cluster import CROSS_SLOT, PROLOGUE, connect  # noqa: E402
 
 USERS = 100_000
 MILLION = 1_000_000

@@ -25,9 +25,9 @@ import aiohttp
 import orjson
 
 from bench import report
+from bench.client import WeitaoClient
 from bench.settle import settle
 from bench.world import World, WorldSpec, build
-from shared.client import WeitaoClient
 from shared.config import Env
 from shared.feedkeys import feed_key
 from shared.vocabulary import CATEGORIES

@@ -11,7 +11,7 @@ import asyncpg
 import psutil
 
 from shared.config import Env
-from shared.redisx import connect
+from shared.redis_cluster import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 PIDS = ROOT / ".run" / "pids"

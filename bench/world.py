@@ -9,7 +9,7 @@ import random
 import secrets
 from dataclasses import dataclass, field
 
-from shared.client import WeitaoClient
+from bench.client import WeitaoClient
 from shared.vocabulary import CATEGORIES
 
 BULK = 2000  # items per bulk call (API limit)

@@ -17,7 +17,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shared.client import WeitaoClient
+from bench.client import WeitaoClient
 from shared.config import Env
 
 

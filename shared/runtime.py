@@ -12,9 +12,9 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from shared import db, redisx
+from shared import db, redis_cluster
 from shared.kafka import kafka_reachable
-from shared.redisx import AnyRedis
+from shared.redis_cluster import AnyRedis
 from shared.web.ops import add_readiness_check
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def redis(key: web.AppKey[AnyRedis], url: str, cluster: bool) -> CleanupCtx:
     """A Redis (or Redis Cluster) client under `key`, checked by /readyz."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        client = redisx.connect(url, cluster)
+        client = redis_cluster.connect(url, cluster)
         app[key] = client
         add_readiness_check(app, "redis", client.ping)
         yield

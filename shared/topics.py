@@ -17,72 +17,22 @@ from shared.config import Env
 
 @dataclass(frozen=True)
 class Topic:
+    """A Kafka topic. What it carries, and under which key, the contracts that name it
+    say (shared.events: each contract's TOPIC and key())."""
+
     name: str
-    key: str  # which entity's id is the message key (ordering is per key)
-    producer: str
-    consumers: tuple[str, ...]
-    payload: str
 
 
-ACCOUNTS = Topic(
-    "weitao.accounts.v1",
-    "account_id",
-    "accounts",
-    ("publishing", "fanout", "feedread"),
-    "account.created / account.suspended / account.unsuspended: the account snapshot",
-)
-FOLLOWS = Topic(
-    "weitao.follows.v1",
-    "account_id (the followed)",
-    "accounts",
-    ("fanout", "feedread"),
-    "follow.created / follow.removed: user_id, account_id, source, version",
-)
-POSTS = Topic(
-    "weitao.posts.v1",
-    "account_id (the author)",
-    "publishing",
-    ("fanout", "feedread"),
-    "post.published (the post) / post.deleted (post_id, account_id)",
-)
-
-INTERACTIONS = Topic(
-    "weitao.interactions.v1",
-    "post_id",
-    "publishing",
-    ("insights",),
-    "post.interaction: a like, unlike, comment, comment removal or vote on a post",
-)
-FANOUT_WORK = Topic(
-    "weitao.fanout-work.v1",
-    "post id and chunk number",
-    "fanout",
-    ("fanout",),
-    "fanout.chunk: one slice of a big post's followers (a user id range) to push it to; "
-    "feed.sweep: one slice of a big account's followers to take its posts out of "
-    "(suspension) or put them back into (reinstatement)",
-)
-FEED_REQUESTS = Topic(
-    "weitao.feed-requests.v1",
-    "user_id",
-    "feedread",
-    ("fanout",),
-    "feed.rebuild_requested: a returning user whose feed fanout should materialize",
-)
-ENGAGEMENT = Topic(
-    "weitao.engagement.v1",
-    "account_id",
-    "feedread (POST /v1/events)",
-    ("insights",),
-    "engagement.recorded: one user action (impression, view, dwell, click, ...) on an account",
-)
-DEAD_LETTERS = Topic(
-    "weitao.dead-letters.v1",
-    "consumer group (one group's dead letters stay in order)",
-    "every consumer loop (shared/kafka/)",
-    ("operators: python -m shared.deadletters",),
-    "an event a group gave up on: its own bytes, with group, source, key and error in headers",
-)
+# producer -> consumers of each topic
+ACCOUNTS = Topic("weitao.accounts.v1")  # accounts -> publishing, fanout, feedread
+FOLLOWS = Topic("weitao.follows.v1")  # accounts -> fanout, feedread
+POSTS = Topic("weitao.posts.v1")  # publishing -> fanout, feedread
+INTERACTIONS = Topic("weitao.interactions.v1")  # publishing -> insights
+FANOUT_WORK = Topic("weitao.fanout-work.v1")  # fanout -> fanout (chunks and sweeps)
+FEED_REQUESTS = Topic("weitao.feed-requests.v1")  # feedread -> fanout
+ENGAGEMENT = Topic("weitao.engagement.v1")  # feedread (POST /v1/events) -> insights
+# every consumer loop (shared/kafka/) -> operators (python -m shared.deadletters)
+DEAD_LETTERS = Topic("weitao.dead-letters.v1")
 
 ALL_TOPICS: tuple[Topic, ...] = (
     ACCOUNTS,

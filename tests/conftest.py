@@ -12,9 +12,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from shared.client import WeitaoClient
+from bench.client import WeitaoClient
 from shared.config import Env
-from shared.redisx import AnyRedis, connect
+from shared.redis_cluster import AnyRedis, connect
 
 ROOT = Path(__file__).resolve().parent.parent
 # The suite is local development (the Makefile says so too): services it starts may use

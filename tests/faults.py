@@ -15,7 +15,7 @@ import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.client import WeitaoClient
+from bench.client import WeitaoClient
 from shared.topics import DEAD_LETTERS
 from tests.conftest import ROOT
 

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from bench.client import WeitaoClient
 from shared import topics
-from shared.client import WeitaoClient
 from shared.events import Contract, Envelope, decode
 from shared.kafka import ConsumerLoop, producer, start_with_retry
 

@@ -15,7 +15,7 @@ from services.fanout.config import FanoutConfig
 from services.fanout.store import FanoutStore
 from shared import logs, runtime
 from shared.kafka import ConsumerLoop, event_producer, start_with_retry
-from shared.redisx import AnyRedis
+from shared.redis_cluster import AnyRedis
 from shared.web import METRICS, build_app
 
 SCHEMA = "fanout"

@@ -25,10 +25,10 @@ from shared.feedkeys import (
     seen_key,
     timeline_key,
 )
-from shared.redisx import AnyRedis, eval_over_users
+from shared.redis_cluster import AnyRedis, eval_over_users
 from shared.vocabulary import CATEGORIES
 
-# Scripts over users (shared.redisx.PROLOGUE) build each user's keys with these.
+# Scripts over users (shared.redis_cluster.PROLOGUE) build each user's keys with these.
 _USER_KEYS = f"""
 local function seen_key(u) return {lua_key(seen_key, "u")} end
 local function feed_key(u) return {lua_key(feed_key, "u")} end

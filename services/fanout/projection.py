@@ -20,7 +20,9 @@ from shared.events import AccountChanged, FollowChanged, newest_per_entity
 
 
 @dataclass(frozen=True)
-class Mode:
+class AccountMode:
+    """How an account's posts reach its followers: pushed, or pulled at read time."""
+
     followers: int  # the account's active followers
     pull: bool  # whether the account is currently pulled at read time
 
@@ -149,11 +151,11 @@ class Projection:
             )
         )
 
-    async def mode(self, account_id: int) -> Mode:
+    async def mode(self, account_id: int) -> AccountMode:
         row = await self.pool.fetchrow(
             "SELECT followers, pull FROM account_modes WHERE account_id = $1", account_id
         )
-        return Mode(row["followers"], row["pull"]) if row else Mode(0, False)
+        return AccountMode(row["followers"], row["pull"]) if row else AccountMode(0, False)
 
     async def set_mode(self, account_id: int, pull: bool, copy_pending: bool = False) -> None:
         """Records whether the account is pulled (the truth posts are routed by)."""

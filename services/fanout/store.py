@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncpg
 
 from services.fanout.feeds import Entry, FeedWriter
-from services.fanout.projection import AccountState, FollowsApplied, Mode, Projection
+from services.fanout.projection import AccountMode, AccountState, FollowsApplied, Projection
 from shared.feedkeys import PULL_ACCOUNTS
-from shared.redisx import AnyRedis
+from shared.redis_cluster import AnyRedis
 
-__all__ = ["AccountState", "Entry", "FanoutStore", "FollowsApplied", "Mode"]
+__all__ = ["AccountMode", "AccountState", "Entry", "FanoutStore", "FollowsApplied"]
 
 
 class FanoutStore(Projection, FeedWriter):

@@ -10,7 +10,7 @@ from services.feedread.engagement import EngagementStore
 from services.feedread.store import FeedStore
 from shared import logs, runtime
 from shared.kafka import ConsumerLoop, event_producer, start_with_retry
-from shared.redisx import AnyRedis
+from shared.redis_cluster import AnyRedis
 from shared.web import METRICS, build_app
 
 REDIS = web.AppKey("feedread_redis", AnyRedis)

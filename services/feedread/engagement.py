@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from shared.redisx import AnyRedis
+from shared.redis_cluster import AnyRedis
 
 # A purchase is counted once per order for longer than any stats window (insights
 # answers up to 90 days), so a replayed report cannot count it again in one.

@@ -37,6 +37,7 @@ from shared.events import (
 from shared.feedkeys import (
     FEED_OUTLIVES_SEEN_S,
     PULL_ACCOUNTS,
+    SEEN_PENDING,
     SEEN_READY,
     account_key,
     all_feed_keys,
@@ -46,7 +47,7 @@ from shared.feedkeys import (
     seen_key,
     timeline_key,
 )
-from shared.redisx import AnyRedis
+from shared.redis_cluster import AnyRedis
 
 # A deleted post's tombstone outlives any redelivery of its publish event (topic retention
 # is 7 days), so a replayed post.published cannot bring the post back.
@@ -81,20 +82,22 @@ return 1
 # A read: marks the user active (pending a rebuild if they were not), keeps their feeds
 # alive as long as they read, and returns {previous marker, following hash}.
 # KEYS: seen, following, feed keys...; ARGV: seen TTL, feed TTL (seconds).
-_TOUCH = """
+_TOUCH = f"""
 local state = redis.call('GET', KEYS[1])
 if state then
   redis.call('EXPIRE', KEYS[1], ARGV[1])
 else
-  redis.call('SET', KEYS[1], 'p', 'EX', ARGV[1])
+  redis.call('SET', KEYS[1], '{SEEN_PENDING.decode()}', 'EX', ARGV[1])
 end
 for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
-return {state or false, redis.call('HGETALL', KEYS[2])}
+return {{state or false, redis.call('HGETALL', KEYS[2])}}
 """
 
 
 @dataclass(frozen=True)
-class FeedItem:
+class HydratedEntry:
+    """A feed entry at its position, with its post and author as the API shows them."""
+
     position: Position
     post: dict[str, Any]
     account: dict[str, Any]
@@ -102,7 +105,7 @@ class FeedItem:
 
 @dataclass
 class Page:
-    items: list[FeedItem]
+    items: list[HydratedEntry]
     next_position: Position | None
     rebuild_needed: bool  # the user was inactive: fanout should materialize the feed
 
@@ -186,7 +189,7 @@ class FeedStore:
         rebuild = state != SEEN_READY and self._ask_rebuild(user_id)
         # Older posts are out of every feed (their projections expire, see POST_HORIZON_MS).
         floor = int(time.time() * 1000) - POST_HORIZON_MS
-        items: list[FeedItem] = []
+        items: list[HydratedEntry] = []
         last = cursor
         examined = 0
         want = limit + PAGE_SLACK
@@ -201,7 +204,7 @@ class FeedStore:
                 version = following.get(post["account_id"], 0) if post else 0
                 if visible(post, account, version, category):
                     assert post is not None and account is not None
-                    items.append(FeedItem(last, post, account))
+                    items.append(HydratedEntry(last, post, account))
                     if len(items) == limit:
                         return Page(items, last, rebuild)
             if exhausted:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from bench.client import WeitaoClient
 from bench.settle import settle
-from shared.client import WeitaoClient
 from shared.config import Env
-from shared.redisx import connect
+from shared.redis_cluster import connect
 from shared.topics import ACCOUNTS, FOLLOWS, POSTS
 from tests.chaos.conftest import Row
 from tests.chaos.truth import Verdict, judge

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from shared.client import WeitaoClient
+from bench.client import WeitaoClient
 from tests.faults import all_feed_ids
 
 

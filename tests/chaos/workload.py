@@ -13,9 +13,9 @@ from typing import Any
 
 import aiohttp
 
+from bench.client import WeitaoClient
 from bench.harness import Driver, Recorder, Scenario
 from bench.world import World, WorldSpec, build
-from shared.client import WeitaoClient
 
 WORLD = WorldSpec(consumers=150, operators=40, follows_min=3, follows_max=12, seed=9)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import jwt
 
-from shared.client import WeitaoClient
+from bench.client import WeitaoClient
 from tests.support import consumers, publish, seller
 
 SELF, OTHER, STAFF, SERVICE = "self", "other", "staff", "service"

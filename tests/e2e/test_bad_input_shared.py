@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 from yarl import URL
 
-from shared.client import SERVICES
+from bench.client import SERVICES
 from shared.web import ID_PATTERN
 from tests.support import consumers, publish, seller
 

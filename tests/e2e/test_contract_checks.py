@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from shared.client import SERVICES, WeitaoClient
+from bench.client import SERVICES, WeitaoClient
 from tests.conftest import ROOT
 
 EXAMPLES_PER_OPERATION = 15  # five services in well under two minutes on two cores

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from bench.client import Reply, WeitaoClient
 from shared.auth import Role
-from shared.client import Reply, WeitaoClient
 from shared.events import EngagementRecorded
 from shared.timeutil import rfc3339, utcnow
 from tests.support import consumers, events_of_type, seller

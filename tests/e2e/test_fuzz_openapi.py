@@ -12,8 +12,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from bench.client import WeitaoClient
 from shared.auth import mint_token
-from shared.client import WeitaoClient
 from tests.support import consumers, publish, seller
 
 EXAMPLES_PER_OPERATION = 30

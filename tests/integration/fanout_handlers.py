@@ -17,7 +17,7 @@ from shared import db
 from shared.events import AccountChanged, Contract, FollowChanged
 from shared.feedkeys import PULL_ACCOUNTS, SEEN_READY, feed_key, seen_key
 from shared.ids import IdGenerator
-from shared.redisx import AnyRedis
+from shared.redis_cluster import AnyRedis
 
 ids = IdGenerator(worker=1009)
 BASE_MS = 1_800_000_000_000

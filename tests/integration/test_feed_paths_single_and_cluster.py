@@ -16,7 +16,7 @@ from services.feedread.store import FeedStore
 from shared.events import AccountChanged, FollowChanged, PostPublished
 from shared.feedkeys import PULL_ACCOUNTS, SEEN_READY, feed_key, seen_key
 from shared.ids import IdGenerator
-from shared.redisx import AnyRedis, connect, is_cluster
+from shared.redis_cluster import AnyRedis, connect, is_cluster
 from tests.conftest import ROOT
 
 ids = IdGenerator(worker=1002)

@@ -15,7 +15,7 @@ from services.feedread.store import FeedStore
 from shared.events import AccountChanged, FollowChanged, PostPublished
 from shared.feedkeys import SEEN_READY, feed_key, post_key, seen_key, timeline_key
 from shared.ids import IdGenerator
-from shared.redisx import AnyRedis
+from shared.redis_cluster import AnyRedis
 
 ids = IdGenerator(worker=1009)
 

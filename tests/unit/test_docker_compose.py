@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.client import SERVICES
+from bench.client import SERVICES
 from shared.config import LOCAL_DEFAULTS
 
 DEV_JWT_SECRET = LOCAL_DEFAULTS["WEITAO_JWT_SECRET"]

@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bench.client import SERVICES
 from shared.auth import mint_token
-from shared.client import SERVICES
 from shared.config import LOCAL_DEFAULTS, Common, ConfigError, Env, Secret
 from shared.web import Route, build_app, json_response
 
