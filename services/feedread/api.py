@@ -130,20 +130,22 @@ async def record_events(request: web.Request) -> web.Response:
             domain.RATE_WINDOW_S,
         )
         if retry_after_s:
-            return rate_limited(retry_after_s)
+            raise rate_limited(retry_after_s)
         await send_counting_orders_once(request.app[PRODUCER], engagement, batch.events, now)
     except RedisError as exc:
         raise ApiError(503, "unavailable", "events cannot be recorded right now") from exc
     return json_response({"accepted": len(batch.events)}, 202)
 
 
-def rate_limited(retry_after_s: int) -> web.Response:
-    error = ApiError(
-        429, "rate_limited", "too many events reported", {"retry_after_s": retry_after_s}
+def rate_limited(retry_after_s: int) -> ApiError:
+    """429 rate_limited, saying in the body and in Retry-After when to try again."""
+    return ApiError(
+        429,
+        "rate_limited",
+        "too many events reported",
+        {"retry_after_s": retry_after_s},
+        {"Retry-After": str(retry_after_s)},
     )
-    response = json_response(error.body(), 429)
-    response.headers["Retry-After"] = str(retry_after_s)
-    return response
 
 
 async def send_counting_orders_once(
