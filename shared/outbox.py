@@ -20,10 +20,12 @@ from itertools import islice
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from shared.events import Contract
 from shared.kafka import producer, start_with_retry
+from shared.metrics import counter
+from shared.outages import is_outage
 from shared.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,12 @@ async def enqueue_in_batches(
     return count
 
 
+def _handed_back(exc: Exception) -> bool:
+    """asyncpg hands a connection the server ended back to its pool, and the proxy the
+    relay holds then refuses every call: its connection is lost, not misused."""
+    return isinstance(exc, asyncpg.InterfaceError) and "released back to the pool" in str(exc)
+
+
 def channel(schema: str) -> str:
     return f"weitao_outbox_{schema}"
 
@@ -67,20 +75,30 @@ class OutboxRelay:
         self.bootstrap = bootstrap
         self._wake = asyncio.Event()
         self._on_notify = lambda *_: self._wake.set()
-        self._published = Counter(
-            "outbox_published", "Outbox events published to Kafka", registry=registry
-        )
+        self._published = counter(registry, "outbox_published", "Outbox events published to Kafka")
 
     async def run(self) -> None:
-        """Relays until cancelled. One pooled connection listens and publishes: holding one
-        while asking the pool for another is how pools deadlock. A NOTIFY that arrives
-        while it is inside a batch's transaction is delivered when that transaction ends.
-        A lost connection ends the run; the service's supervisor starts it again."""
-        listener = await self.pool.acquire()
-        await listener.add_listener(channel(self.schema), self._on_notify)
-        kafka: AIOKafkaProducer | None = None
+        """Relays until cancelled, through outages of Postgres and Kafka: a lost
+        connection is replaced, a Kafka that is away is waited for."""
         backoff = Backoff(first=0.2)
+        while True:
+            try:
+                await self._relay_on_one_connection(backoff)
+            except Exception as exc:
+                if not (is_outage(exc) or _handed_back(exc)):
+                    raise
+                log.warning("outbox relay lost Postgres; reconnecting", extra={"error": repr(exc)})
+                await backoff.sleep()
+
+    async def _relay_on_one_connection(self, backoff: Backoff) -> None:
+        """One pooled connection listens and publishes: holding one while asking the pool
+        for another is how pools deadlock. A NOTIFY that arrives while it is inside a
+        batch's transaction is delivered when that transaction ends."""
+        listener = await self.pool.acquire()
+        kafka: AIOKafkaProducer | None = None
         try:
+            await listener.add_listener(channel(self.schema), self._on_notify)
+            backoff.reset()
             while True:
                 if kafka is None:
                     kafka = producer(self.bootstrap)
@@ -89,7 +107,7 @@ class OutboxRelay:
                 try:
                     sent = await self.publish_batch(listener, kafka)
                     backoff.reset()
-                except (TimeoutError, KafkaError, OSError) as exc:
+                except (TimeoutError, KafkaError) as exc:
                     log.warning(
                         "outbox relay cannot publish; will retry", extra={"error": repr(exc)}
                     )
@@ -103,10 +121,13 @@ class OutboxRelay:
                     except TimeoutError:
                         pass
         finally:
-            await listener.remove_listener(channel(self.schema), self._on_notify)
-            await self.pool.release(listener)
             if kafka is not None:
                 await kafka.stop()
+            try:
+                await listener.remove_listener(channel(self.schema), self._on_notify)
+                await self.pool.release(listener)
+            except asyncpg.InterfaceError:
+                pass  # the server ended the connection and the pool has taken it back
 
     async def publish_batch(self, conn: asyncpg.Connection, kafka: AIOKafkaProducer) -> int:
         """Publishes up to BATCH events; returns how many (0 when another relay holds the lock)."""
