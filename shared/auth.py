@@ -26,6 +26,7 @@ class Principal:
         return self.role == "service" or (self.role == "user" and self.sub == str(account_id))
 
     def is_staff(self) -> bool:
+        """Whether the caller is staff."""
         return self.role == "staff"
 
 
@@ -36,6 +37,7 @@ def mint_token(secret: str, sub: str | int, role: Role, ttl_s: int = 3600) -> st
 
 
 def unauthorized(message: str) -> ApiError:
+    """401 unauthorized with `message`."""
     return ApiError(401, "unauthorized", message)
 
 
@@ -61,6 +63,7 @@ def principal_from_header(header: str | None, secret: str) -> Principal:
 
 
 def require_role(principal: Principal, *roles: Role) -> None:
+    """403 forbidden unless the caller has one of `roles`."""
     if principal.role not in roles:
         raise ApiError(403, "forbidden", f"requires role {' or '.join(roles)}")
 

@@ -66,6 +66,7 @@ class Secret:
         self._value = value
 
     def reveal(self) -> str:
+        """The secret itself: call it only where the value is used (signing)."""
         return self._value
 
     def __repr__(self) -> str:
@@ -86,9 +87,11 @@ class Env:
 
     @classmethod
     def from_os(cls) -> Env:
+        """Settings from os.environ."""
         return cls(os.environ)
 
     def str(self, key: str) -> str:
+        """The setting, else its LOCAL_DEFAULTS value; ConfigError naming a key with neither."""
         raw = self.values.get(key)
         if raw is None or raw == "":
             if key not in LOCAL_DEFAULTS:
@@ -101,6 +104,7 @@ class Env:
         return raw
 
     def int(self, key: str) -> int:
+        """The setting as an int; ConfigError naming the key when it is not one."""
         raw = self.str(key)
         try:
             return int(raw)
@@ -108,6 +112,7 @@ class Env:
             raise ConfigError(f"setting {key} must be an integer, got {raw!r}") from None
 
     def bool(self, key: str) -> bool:
+        """The setting as 0/1/true/false/yes/no; ConfigError naming the key otherwise."""
         raw = self.str(key).lower()
         if raw not in ("0", "1", "true", "false", "yes", "no"):
             raise ConfigError(f"setting {key} must be 0/1/true/false, got {raw!r}")
@@ -119,6 +124,7 @@ class Env:
         return self.values.get("WEITAO_ENV") == "local"
 
     def float(self, key: str) -> float:
+        """The setting as a number; ConfigError naming the key when it is not one."""
         raw = self.str(key)
         try:
             return float(raw)
@@ -140,6 +146,7 @@ class Common:
 
     @classmethod
     def from_env(cls, env: Env) -> Common:
+        """The shared settings; ConfigError naming the first bad one."""
         return cls(
             host=env.str("WEITAO_HOST"),
             postgres_dsn=env.str("WEITAO_POSTGRES_DSN"),

@@ -26,11 +26,14 @@ from shared.topics import DEAD_LETTERS
 
 
 def replay_group(group: str) -> str:
+    """The consumer group whose offsets record which of `group`'s letters were replayed."""
     return f"dead-letters-replay.{group}"
 
 
 @dataclass(frozen=True)
 class Listed:
+    """A dead letter as `list` shows it."""
+
     letter: DeadLetter
     replayed: bool  # already sent back by `replay`
 
@@ -111,6 +114,7 @@ async def replay(bootstrap: str, group: str) -> int:
 
 
 def describe(item: Listed) -> str:
+    """One line for an operator: state, group, source, event and error."""
     letter = item.letter
     try:
         envelope = Envelope.decode(letter.value or b"")

@@ -26,6 +26,8 @@ class BadEvent(ValueError):
 
 @dataclass(frozen=True)
 class Envelope:
+    """What travels on Kafka: the event's identity and type around its payload."""
+
     event_id: str
     type: str
     version: int
@@ -34,10 +36,12 @@ class Envelope:
     payload: dict[str, Any]
 
     def encode(self) -> bytes:
+        """The envelope as orjson bytes."""
         return orjson.dumps(dataclasses.asdict(self))
 
     @classmethod
     def decode(cls, raw: bytes) -> Envelope:
+        """An envelope from bytes; BadEvent when they are not one."""
         try:
             data = orjson.loads(raw)
             return cls(
@@ -64,9 +68,11 @@ class Contract:
     VERSION: ClassVar[int] = 1
 
     def key(self) -> str:
+        """The message key: the id of the entity whose events must stay in order."""
         raise NotImplementedError
 
     def envelope(self, event_id: str | None = None, occurred_at: str | None = None) -> Envelope:
+        """This event in an envelope (a new event id and the current time unless given)."""
         return Envelope(
             event_id=event_id or uuid.uuid4().hex,
             type=self.TYPE,
@@ -78,6 +84,7 @@ class Contract:
 
     @classmethod
     def from_payload(cls: type[C], payload: dict[str, Any]) -> C:
+        """The contract from a payload, ignoring unknown fields; BadEvent if one is missing."""
         known = {f.name for f in dataclasses.fields(cls)}
         try:
             return cls(**{k: v for k, v in payload.items() if k in known})
@@ -153,6 +160,8 @@ class PostPublished(Contract):
 
 @dataclass(frozen=True)
 class PostDeleted(Contract):
+    """A post was deleted: routing fields for taking it out of feeds and timelines."""
+
     TOPIC = topics.POSTS
     TYPE = "post.deleted"
 

@@ -38,7 +38,9 @@ _CANONICAL_DECIMAL = re.compile(r"0|[1-9][0-9]*")
 class Worker(Protocol):
     """Where a generator gets its worker number; raises while the number is not held."""
 
-    def number(self) -> int: ...
+    def number(self) -> int:
+        """The worker number held now; raises while none is held."""
+        ...
 
 
 class FixedWorker:
@@ -50,6 +52,7 @@ class FixedWorker:
         self._number = number
 
     def number(self) -> int:
+        """The number given."""
         return self._number
 
 

@@ -13,11 +13,14 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per log line, with the service name and the record's extras."""
+
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
         entry = {
             "at": rfc3339(from_epoch_ms(int(record.created * 1000))),
             "level": record.levelname.lower(),
@@ -33,6 +36,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(service: str, level: str) -> None:
+    """JSON logs at `level` on stderr for `service`, quieting noisy libraries."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()

@@ -38,6 +38,7 @@ def connect(url: str, cluster: bool) -> AnyRedis:
 
 
 def is_cluster(client: AnyRedis) -> bool:
+    """Whether `client` talks to a Redis Cluster."""
     return isinstance(client, RedisCluster)
 
 

@@ -50,6 +50,8 @@ def redis(key: web.AppKey[AnyRedis], url: str, cluster: bool) -> CleanupCtx:
 
 
 def kafka_readiness(bootstrap: str) -> CleanupCtx:
+    """/readyz also checks that Kafka accepts connections."""
+
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         add_readiness_check(app, "kafka", lambda: kafka_reachable(bootstrap))
         yield
@@ -82,4 +84,5 @@ def background(name: str, loop: Callable[[web.Application], Awaitable[None]]) ->
 
 
 def serve(app: web.Application, host: str, port: int) -> None:
+    """Serves `app` until SIGINT/SIGTERM, allowing 5 s for in-flight requests."""
     web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=5.0)

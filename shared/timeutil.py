@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 
 def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
     return datetime.now(UTC)
 
 
@@ -25,8 +26,10 @@ def parse_rfc3339(text: str) -> datetime:
 
 
 def epoch_ms(moment: datetime) -> int:
+    """Milliseconds since the Unix epoch."""
     return int(moment.timestamp() * 1000)
 
 
 def from_epoch_ms(ms: int) -> datetime:
+    """The UTC datetime of milliseconds since the Unix epoch."""
     return datetime.fromtimestamp(ms / 1000, UTC)

@@ -34,6 +34,7 @@ class DeadLetter:
 
     @classmethod
     def of(cls, group: str, record: Record, error: str) -> DeadLetter:
+        """The letter for `record`, given up on by `group` with `error` (truncated)."""
         return cls(
             group,
             record.topic,
@@ -45,6 +46,7 @@ class DeadLetter:
         )
 
     def headers(self) -> list[tuple[str, bytes]]:
+        """The Kafka headers saying where the letter came from and why."""
         headers = [
             ("group", self.group.encode()),
             ("topic", self.topic.encode()),

@@ -65,9 +65,11 @@ class ConsumerLoop(EventHandling):
 
     @property
     def topics(self) -> list[str]:
+        """The topics of the contracts that have handlers."""
         return sorted({contract.TOPIC.name for contract in self.handlers})
 
     async def run(self) -> None:
+        """Consumes until cancelled, waiting for Kafka at start; stops its clients at the end."""
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap,
             group_id=self.group,

@@ -23,6 +23,7 @@ READINESS = web.AppKey("readiness_checks", dict[str, ReadinessCheck])
 OPENAPI = web.AppKey("openapi_spec", bytes)
 
 
+# The ops responses' shapes, for /openapi.json (a docstring would become its description).
 class Health(msgspec.Struct):
     status: str
 
