@@ -1,29 +1,88 @@
-"""Insights wiring. For now the process runs with its ops endpoints and dependency checks;
-the statistics and recommendation endpoints of API.md arrive with their own issue."""
+"""Insights wiring: config, Postgres (its own schema), Redis (rankings), the consumer of
+engagement, follows, posts, interactions and accounts, and two refresh loops: the
+official ranking (incremental, every second) and Swing's related accounts."""
 
 from __future__ import annotations
+
+import asyncio
+from pathlib import Path
 
 import asyncpg
 from aiohttp import web
 
+from services.insights import api, consumer
+from services.insights.associated import Associated
 from services.insights.config import InsightsConfig
-from shared import db, logs, runtime
-from shared.http import add_readiness_check, build_app
+from services.insights.domain import shanghai_day
+from services.insights.official import OfficialRanking
+from services.insights.stats_store import StatsReader
+from services.insights.store import IngestStore
+from services.insights.suspicion import SuspicionDetector
+from shared import logs, runtime
+from shared.redis_cluster import AnyRedis
+from shared.timeutil import utcnow
+from shared.web import METRICS, build_app
 
+SCHEMA = "insights"
 POOL = web.AppKey("insights_pool", asyncpg.Pool)
+REDIS = web.AppKey("insights_redis", AnyRedis)
+LOOP = web.AppKey("insights_consumer", consumer.IdentifiedLoop)
+JUDGE_IDLE_S = 0.5  # the judge's pause when no follows await judgement
 
 
 def create_app(config: InsightsConfig) -> web.Application:
-    app = build_app("Weitao insights", config.common.jwt_secret, ())
+    app = build_app("Weitao insights", config.common.jwt_secret, api.ROUTES, api.ERROR_STATUSES)
+    bootstrap = config.common.kafka_bootstrap
 
-    async def postgres(app: web.Application):
-        pool = await db.create_pool(config.common.postgres_dsn, "insights", max_size=2)
-        app[POOL] = pool
-        add_readiness_check(app, "postgres", lambda: pool.fetchval("SELECT 1"))
+    async def wiring(app: web.Application):
+        pool, redis = app[POOL], app[REDIS]
+        app[api.STATS] = StatsReader(pool)
+        app[api.OFFICIAL] = OfficialRanking(pool, redis, config.official_days)
+        app[api.ASSOCIATED] = Associated(pool, redis, config.swing_days)
+        app[api.SUSPICION] = SuspicionDetector(pool)
+        handlers = consumer.InsightsHandlers(IngestStore(pool), app[api.OFFICIAL])
+        app[LOOP] = consumer.IdentifiedLoop(
+            bootstrap,
+            consumer.GROUP,
+            handlers.table(),
+            app[METRICS],
+            partitions_at_once=consumer.PARTITIONS_AT_ONCE,
+        )
+        handlers.bind(app[LOOP])
         yield
-        await pool.close()
 
-    app.cleanup_ctx.extend([postgres, runtime.kafka_readiness(config.common.kafka_bootstrap)])
+    async def consume(app: web.Application) -> None:
+        await app[LOOP].run()
+
+    async def refresh_official(app: web.Application) -> None:
+        while True:
+            await app[api.OFFICIAL].refresh(shanghai_day(utcnow()))
+            await asyncio.sleep(config.official_refresh_s)
+
+    async def judge_followers(app: web.Application) -> None:
+        while True:
+            if not await app[api.SUSPICION].judge_pending():
+                await asyncio.sleep(JUDGE_IDLE_S)
+
+    async def refresh_swing(app: web.Application) -> None:
+        while True:
+            await app[api.ASSOCIATED].refresh(utcnow())
+            await asyncio.sleep(config.swing_refresh_s)
+
+    app.cleanup_ctx.extend(
+        [
+            runtime.postgres(
+                POOL, config.common.postgres_dsn, SCHEMA, Path(__file__).parent / "migrations"
+            ),
+            runtime.redis(REDIS, config.common.redis_url, config.common.redis_cluster),
+            runtime.kafka_readiness(bootstrap),
+            wiring,
+            runtime.background("consumer", consume),
+            runtime.background("official-refresh", refresh_official),
+            runtime.background("swing-refresh", refresh_swing),
+            runtime.background("fake-follower-judge", judge_followers),
+        ]
+    )
     return app
 
 
