@@ -56,9 +56,9 @@ SELECT account_id,
        count(*) FILTER (WHERE views > 0 AND revisit) AS revisit_days,
        count(DISTINCT user_id) FILTER (WHERE views > 0) AS visitors,
        count(DISTINCT user_id) FILTER (WHERE views > 0 AND purchases > 0) AS buyers,
-       coalesce(sum(views), 0) AS views,
-       coalesce(sum(dwell_ms), 0) AS dwell_ms,
-       coalesce(sum(dwell_reports), 0) AS dwell_reports
+       coalesce(sum(views), 0)::bigint AS views,
+       coalesce(sum(dwell_ms), 0)::bigint AS dwell_ms,
+       coalesce(sum(dwell_reports), 0)::bigint AS dwell_reports
 FROM in_window GROUP BY account_id
 """
 

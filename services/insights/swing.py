@@ -16,8 +16,12 @@ ALPHA1 = 5.0  # user-weight smoothing: a user with 1 item is not worth 5x one wi
 BETA = 0.3  # how much a user's many interactions discount them (0: not at all)
 MIN_COMMON_USERS = 2  # a relation seen through one user is anecdote, not signal
 TOP_K = 100  # related accounts kept per account (issue: "top 100 per account")
-# Users considered per account, newest first: bounds the pair loop (quadratic in it).
-MAX_USERS_PER_ITEM = 1000
+# Users considered per account (the highest ids, i.e. the newest accounts: a stable
+# choice): bounds the pair loop, which is quadratic in it.
+MAX_USERS_PER_ITEM = 200
+# A user with more interactions than this in the window is left out: their weight would
+# be tiny anyway, and they make every pair loop they are in long.
+MAX_ITEMS_PER_USER = 500
 
 
 def user_weight(items: int) -> float:
@@ -25,33 +29,33 @@ def user_weight(items: int) -> float:
 
 
 def swing(items_of_user: Mapping[int, Set[int]]) -> dict[int, dict[int, float]]:
-    """score[i][j] for every pair of items related by at least MIN_COMMON_USERS users."""
+    """score[i][j] for every pair of items related by at least MIN_COMMON_USERS users.
+
+    Item by item: the pairs of i's users (at most MAX_USERS_PER_ITEM of them) give i's
+    row, so no set of all user pairs is ever held."""
     users_of_item: dict[int, list[int]] = defaultdict(list)
-    for user, items in items_of_user.items():
-        for item in items:
-            users_of_item[item].append(user)
-    pairs: set[tuple[int, int]] = set()
-    for users in users_of_item.values():
-        pairs.update(combinations(sorted(users[:MAX_USERS_PER_ITEM]), 2))
-    scores: dict[int, dict[int, float]] = defaultdict(lambda: defaultdict(float))
-    for u, v in pairs:
-        common = items_of_user[u] & items_of_user[v]
-        if len(common) < 2:
-            continue
-        contribution = (
-            user_weight(len(items_of_user[u]))
-            * user_weight(len(items_of_user[v]))
-            / (ALPHA + len(common))
-        )
-        for i in common:
+    for user in sorted(items_of_user):
+        if len(items_of_user[user]) <= MAX_ITEMS_PER_USER:
+            for item in items_of_user[user]:
+                users_of_item[item].append(user)
+    weight = {u: user_weight(len(items)) for u, items in items_of_user.items()}
+    scores: dict[int, dict[int, float]] = {}
+    for i, users in users_of_item.items():
+        row: dict[int, float] = defaultdict(float)
+        co_users: dict[int, set[int]] = defaultdict(set)
+        for u, v in combinations(users[-MAX_USERS_PER_ITEM:], 2):
+            common = items_of_user[u] & items_of_user[v]
+            if len(common) < 2:
+                continue
+            contribution = weight[u] * weight[v] / (ALPHA + len(common))
             for j in common:
-                if i != j:
-                    scores[i][j] += contribution
-    co_users = co_occurrence(items_of_user)
-    return {
-        i: {j: s for j, s in related.items() if co_users[i][j] >= MIN_COMMON_USERS}
-        for i, related in scores.items()
-    }
+                if j != i:
+                    row[j] += contribution
+                    co_users[j].update((u, v))
+        kept = {j: s for j, s in row.items() if len(co_users[j]) >= MIN_COMMON_USERS}
+        if kept:
+            scores[i] = kept
+    return scores
 
 
 def co_occurrence(items_of_user: Mapping[int, Set[int]]) -> dict[int, dict[int, int]]:

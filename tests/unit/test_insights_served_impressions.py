@@ -1,0 +1,97 @@
+"""Feedread's server-side impressions: recorded without awaiting Kafka, sent in batches
+as engagement.recorded impressions marked source=server, kept through a Kafka error,
+bounded while Kafka is away."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiokafka.errors import KafkaConnectionError
+
+from services.feedread import impressions
+from services.feedread.impressions import ServedImpressions
+from shared.events import Envelope, decode
+
+
+@dataclass
+class Item:
+    post: dict[str, Any]
+
+
+class FakeProducer:
+    def __init__(self, failures: int = 0) -> None:
+        self.sent: list[tuple[str, bytes, bytes]] = []
+        self.failures = failures
+
+    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future:
+        if self.failures:
+            self.failures -= 1
+            raise KafkaConnectionError()
+        self.sent.append((topic, value, key))
+        done: asyncio.Future = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+def items(n: int, account: str = "42") -> list[Item]:
+    return [Item({"id": str(1000 + i), "account_id": account}) for i in range(n)]
+
+
+async def test_a_served_page_becomes_server_impressions_keyed_by_account():
+    producer = FakeProducer()
+    served = ServedImpressions(producer)  # type: ignore[arg-type]
+    served.record(7, items(3))  # a plain call: nothing awaited on the read path
+    assert producer.sent == []
+    assert await served.flush()
+    assert len(producer.sent) == 3
+    topic, value, key = producer.sent[0]
+    assert topic == "weitao.engagement.v1" and key == b"42"
+    envelope = Envelope.decode(value)
+    event = decode(envelope)
+    assert (event.action, event.user_id, event.account_id, event.post_id) == (
+        "impression",
+        "7",
+        "42",
+        "1000",
+    )
+    assert orjson.loads(value)["payload"]["source"] == "server"
+
+
+async def test_a_kafka_error_keeps_the_batch_for_the_next_flush():
+    producer = FakeProducer(failures=1)
+    served = ServedImpressions(producer)  # type: ignore[arg-type]
+    served.record(7, items(2))
+    assert not await served.flush()
+    assert await served.flush()
+    assert [decode(Envelope.decode(v)).post_id for _, v, _ in producer.sent] == ["1000", "1001"]
+
+
+async def test_while_kafka_is_away_the_queue_stays_bounded(monkeypatch):
+    monkeypatch.setattr(impressions, "MAX_PENDING", 5)
+    producer = FakeProducer()
+    served = ServedImpressions(producer)  # type: ignore[arg-type]
+    served.record(7, items(8))
+    assert await served.flush()
+    assert [decode(Envelope.decode(v)).post_id for _, v, _ in producer.sent] == [
+        "1003",
+        "1004",
+        "1005",
+        "1006",
+        "1007",
+    ]
+
+
+async def test_the_background_task_sends_what_reads_recorded():
+    producer = FakeProducer()
+    served = ServedImpressions(producer)  # type: ignore[arg-type]
+    task = asyncio.create_task(served.run())
+    served.record(7, items(4))
+    for _ in range(100):
+        if len(producer.sent) == 4:
+            break
+        await asyncio.sleep(0.05)
+    task.cancel()
+    assert len(producer.sent) == 4
