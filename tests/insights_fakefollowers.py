@@ -7,10 +7,10 @@ Seeded, so every run is the same world:
   within 30 minutes (some events have a second booth), 10-25 % of them signing up on
   the spot (brand-new accounts with no activity before the follow);
 - bought-follower bursts of 50, 200 and 1,000 accounts within 10 minutes, drawn from
-  farms of 2,500 accounts 1-20 days old, a farm serving five customers; half the orders
-  with camouflage (each fake also follows 2-4 popular accounts at random times); the
-  farm's accounts never did anything else, or (`warmed_share`) some were made to look
-  active before they were used.
+  farms of 2,500 accounts 1-20 days old (or `farm_age_days`), a farm serving five
+  customers; half the orders with camouflage (each fake also follows 2-4 popular
+  accounts at random times); the farm's accounts never did anything else, or
+  (`warmed_share`) some were made to look active before they were used.
 
 `evaluate()` runs the detector the way insights does (each account's follows with its
 followers' other follows) and scores it per follower: precision, recall, MCC, and the
@@ -45,8 +45,14 @@ def _at(rng: random.Random, start: datetime, span: timedelta) -> datetime:
     return start + timedelta(seconds=rng.uniform(0, span.total_seconds()))
 
 
-def generate(seed: int = 11, consumers: int = 12_000, warmed_share: float = 0.0) -> World:
-    """The world; `warmed_share` of farm accounts were made to look active before use."""
+def generate(
+    seed: int = 11,
+    consumers: int = 12_000,
+    warmed_share: float = 0.0,
+    farm_age_days: tuple[float, float] = (1, 20),
+) -> World:
+    """The world; `warmed_share` of farm accounts were made to look active before use,
+    and farm accounts are `farm_age_days` old (an aged farm is the hard case)."""
     rng = random.Random(seed)
     world = World()
     next_user = 1_000_000
@@ -89,7 +95,7 @@ def generate(seed: int = 11, consumers: int = 12_000, warmed_share: float = 0.0)
         pool = []
         for _ in range(2500):
             user = next_user = next_user + 1
-            created = T0 - timedelta(days=rng.uniform(1, 20))
+            created = T0 - timedelta(days=rng.uniform(*farm_age_days))
             warmed = rng.random() < warmed_share
             world.facts[user] = Facts(created, created + timedelta(hours=1) if warmed else None)
             world.fake_users.add(user)

@@ -8,8 +8,8 @@ people who were active before they followed and who do not move together elsewhe
 
 - lockstep: a follower in a burst of at least MIN_GROUP followers of each of at least
   LOCKSTEP_ACCOUNTS accounts, drawn from the same group of followers;
-- dormant burst: a follower with no activity before the follow (or an account younger
-  than YOUNG_ACCOUNT), in a burst of which at least DORMANT_SHARE had no activity either.
+- fresh burst: a *fresh* follower (no activity before the follow, or an account younger
+  than YOUNG_ACCOUNT) in a burst of which at least FRESH_SHARE were fresh too.
 Evaluated on tests/insights_fakefollowers.py's labelled bursts (docs/insights.md)."""
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from typing import Any
 WINDOW = timedelta(minutes=10)
 MIN_GROUP = 20  # fewer followers than this in a window is ordinary traffic, not a burst
 LOCKSTEP_ACCOUNTS = 3  # a shop event may have two booths; three synchronized targets is a farm
-# Real events bring some brand-new sign-ups; bought bursts are nearly all dormant.
-DORMANT_SHARE = 0.6
-# In a dormant burst, an account this young is flagged even with some activity: farms
-# "warm" their accounts with a little browsing; a real regular is rarely this new.
+# Real shop events bring some brand-new sign-ups (10-25 % in the generator); bought
+# bursts are nearly all fresh.
+FRESH_SHARE = 0.6
+# Younger than this, an account counts as fresh even with some activity: farms "warm"
+# their accounts with a little browsing; a shop's regular is rarely this new.
 YOUNG_ACCOUNT = timedelta(days=30)
 
 
@@ -49,10 +50,12 @@ class Facts:
     def active_before(self, moment: datetime) -> bool:
         return self.first_active_at is not None and self.first_active_at < moment
 
-    def dormant_at(self, moment: datetime) -> bool:
-        """Known to insights and inactive before `moment` (an account whose event has not
-        arrived yet is no evidence either way)."""
-        return self.created_at is not None and not self.active_before(moment)
+    def fresh_at(self, moment: datetime) -> bool:
+        """Known to insights, and inactive before `moment` or younger than YOUNG_ACCOUNT
+        then (an account whose event has not arrived yet is no evidence either way)."""
+        if self.created_at is None:
+            return False
+        return not self.active_before(moment) or moment - self.created_at < YOUNG_ACCOUNT
 
 
 def in_bursts(follows: Iterable[Follow]) -> dict[Follow, list[Follow]]:
@@ -101,10 +104,10 @@ def detect(
             and _together(burst, times_of[g.account_id], g.at) >= MIN_GROUP
         ]
         fact = _facts(facts, f.user_id)
-        dormant = sum(1 for b in burst if _facts(facts, b.user_id).dormant_at(b.at))
+        fresh = sum(1 for b in burst if _facts(facts, b.user_id).fresh_at(b.at))
         evidence = {
             "burst_size": len(burst),
-            "dormant_share": round(dormant / len(burst), 3),
+            "fresh_share": round(fresh / len(burst), 3),
             "active_before": fact.active_before(f.at),
             "account_age_s": int((f.at - fact.created_at).total_seconds())
             if fact.created_at
@@ -115,19 +118,13 @@ def detect(
             flagged[f] = {"rule": "lockstep", **evidence}
             for g in synchronized:
                 flagged.setdefault(g, {"rule": "lockstep", **evidence})
-        elif dormant / len(burst) >= DORMANT_SHARE and (
-            fact.dormant_at(f.at) or _young(fact, f.at)
-        ):
-            flagged[f] = {"rule": "dormant_burst", **evidence}
+        elif fresh / len(burst) >= FRESH_SHARE and fact.fresh_at(f.at):
+            flagged[f] = {"rule": "fresh_burst", **evidence}
     return flagged
 
 
 def _facts(facts: Mapping[int, Facts], user_id: int) -> Facts:
     return facts.get(user_id) or Facts(None, None)
-
-
-def _young(fact: Facts, moment: datetime) -> bool:
-    return fact.created_at is not None and moment - fact.created_at < YOUNG_ACCOUNT
 
 
 def _together(burst: list[Follow], followed_at: Mapping[int, datetime], moment: datetime) -> int:

@@ -139,10 +139,17 @@ class OfficialRanking:
             r["account_id"]: {name: Observed(*tc) for name, tc in r["components"].items()}
             for r in rows
         }
-        ranked = rank_category(observed)
+        # Every account shapes the category's priors; only those with activity in the
+        # window are listed (a recommendation "by user activity" needs some).
+        ranked = [r for r in rank_category(observed) if _active(observed[r.account_id])]
         accounts = {r["account_id"]: r for r in rows}
+        listed = {m.decode() for m in await self.redis.zrange(rank_key(category), 0, -1)}
+        unlisted = listed - {str(r.account_id) for r in ranked}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(rank_key(category))
+            if unlisted:
+                pipe.zrem(RANK_ALL, *unlisted)
+                pipe.hdel(DETAIL, *unlisted)
             if ranked:
                 scores = {str(r.account_id): r.score for r in ranked}
                 pipe.zadd(rank_key(category), scores)
@@ -197,6 +204,10 @@ class OfficialRanking:
             return []
         details = await self.redis.hmget(DETAIL, members)
         return [orjson.loads(d) for d in details if d is not None]
+
+
+def _active(components: dict[str, Observed]) -> bool:
+    return any(o.count > 0 for o in components.values())
 
 
 def _account(row: asyncpg.Record, category: str) -> dict[str, Any]:

@@ -35,6 +35,12 @@ USER_DAY_COUNTERS = (
     "shares",
 )
 SWING_KINDS = ("favorite", "purchase")  # engagement that says "I like this seller"
+# A note for the fake-follower judge widens the span already noted for the account.
+MERGE_JUDGEMENT = (
+    "ON CONFLICT (account_id) DO UPDATE SET "
+    "first_at = least(pending_judgement.first_at, EXCLUDED.first_at), "
+    "last_at = greatest(pending_judgement.last_at, EXCLUDED.last_at)"
+)
 
 
 @dataclass(frozen=True)
@@ -198,9 +204,7 @@ class IngestStore:
                 [(*r[:4], r[5]) for r in rows],
             )
             await conn.executemany(
-                "INSERT INTO pending_judgement VALUES ($1, $2, $2) ON CONFLICT (account_id) "
-                "DO UPDATE SET first_at = least(pending_judgement.first_at, EXCLUDED.first_at), "
-                "last_at = greatest(pending_judgement.last_at, EXCLUDED.last_at)",
+                f"INSERT INTO pending_judgement VALUES ($1, $2, $2) {MERGE_JUDGEMENT}",
                 sorted((r[0], r[5]) for r in rows if r[3]),
             )
             return events
@@ -231,6 +235,14 @@ class IngestStore:
                 ],
             )
             await self._mark_dirty(conn, {int(e.account_id) for e in events})
+            # A follower's account may arrive after their follows (topics are consumed
+            # side by side): those follows are judged again now that its facts are known.
+            await conn.execute(
+                "INSERT INTO pending_judgement SELECT account_id, min(at), max(at) "
+                "FROM follow_log WHERE user_id = ANY($1) AND following GROUP BY account_id "
+                f"ORDER BY account_id {MERGE_JUDGEMENT}",
+                sorted({int(e.account_id) for e in events}),
+            )
             return events
 
     async def apply_posts(self, batch: Sequence[Delivered]) -> None:

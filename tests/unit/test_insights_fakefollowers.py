@@ -27,14 +27,14 @@ def _burst(account: int, users: range, start: datetime) -> list[Follow]:
     return [Follow(u, account, start + timedelta(seconds=i)) for i, u in enumerate(users)]
 
 
-def test_a_dormant_burst_is_flagged_and_an_active_one_is_not():
+def test_a_burst_of_fresh_accounts_is_flagged_and_one_of_regulars_is_not():
     users = range(1, MIN_GROUP + 6)
     follows = _burst(7, users, T)
     dormant = {u: Facts(T - timedelta(days=2), None) for u in users}
     active = {u: Facts(T - timedelta(days=200), T - timedelta(days=100)) for u in users}
     flagged = detect(follows, follows, dormant)
     assert len(flagged) == len(follows)
-    assert next(iter(flagged.values()))["rule"] == "dormant_burst"
+    assert next(iter(flagged.values()))["rule"] == "fresh_burst"
     assert detect(follows, follows, active) == {}
 
 

@@ -1,0 +1,120 @@
+"""Exactly once in effect: the events of an operator's day, read back from Kafka and
+replayed into an empty insights schema through the real handlers — once, then all again
+in other batches as a redelivery would bring them — give the numbers the running
+service shows, to the unit."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
+from prometheus_client import CollectorRegistry
+
+from services.insights import consumer
+from services.insights.domain import shanghai_day
+from services.insights.official import OfficialRanking
+from services.insights.stats_store import StatsReader
+from services.insights.store import IngestStore
+from shared import db, topics
+from shared.timeutil import utcnow
+from tests.insights_scenario import EXPECTED_DAY, EXPECTED_POST, operator_day
+from tests.support import eventually
+
+MIGRATIONS = Path(consumer.__file__).parent / "migrations"
+INSIGHTS_TOPICS = (
+    topics.ENGAGEMENT,
+    topics.FOLLOWS,
+    topics.POSTS,
+    topics.INTERACTIONS,
+    topics.ACCOUNTS,
+)
+SETTLE_S = 300.0  # the running service may be catching up on history
+
+
+async def records_keyed(bootstrap: str, keys: set[str]) -> list[ConsumerRecord]:
+    """Every record of insights' topics keyed by one of `keys`, partition by partition
+    from offset 0 (only the partitions those keys hash to are read)."""
+    partitioner = DefaultPartitioner()
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await reader.start()
+    try:
+        await reader.topics()  # loads the partition counts
+        parts = []
+        for topic in INSIGHTS_TOPICS:
+            every = sorted(reader.partitions_for_topic(topic.name) or ())
+            wanted = {partitioner(k.encode(), every, every) for k in keys}
+            parts.extend(TopicPartition(topic.name, p) for p in sorted(wanted))
+        reader.assign(parts)
+        await reader.seek_to_beginning(*parts)
+        ends = await reader.end_offsets(parts)
+        found: list[ConsumerRecord] = []
+        while [tp for tp in parts if await reader.position(tp) < ends[tp]]:
+            for records in (await reader.getmany(timeout_ms=500, max_records=5000)).values():
+                found.extend(r for r in records if r.key and r.key.decode() in keys)
+        return found
+    finally:
+        await reader.stop()
+
+
+@pytest.fixture
+async def scratch_insights(stack) -> AsyncIterator:
+    dsn = stack.str("WEITAO_POSTGRES_DSN")
+    schema = f"insights_replay_{uuid.uuid4().hex[:8]}"
+    await db.migrate(dsn, schema, MIGRATIONS)
+    pool = await db.create_pool(dsn, schema, max_size=2)
+    try:
+        yield pool
+    finally:
+        await pool.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await pool.close()
+
+
+async def test_replaying_a_days_events_into_an_empty_schema_gives_the_same_numbers(
+    api, stack, redis, scratch_insights
+):
+    day = await operator_day(api)
+    shop, post = day.shop["id"], day.post["id"]
+    live = await eventually(
+        lambda: api.call(
+            "insights", "GET", f"/v1/accounts/{shop}/stats", as_=(shop, "user"), params={"days": 1}
+        ),
+        lambda r: (
+            r.status == 200 and {k: r.body["items"][0][k] for k in EXPECTED_DAY} == EXPECTED_DAY
+        ),
+        timeout_s=SETTLE_S,
+        what="the running service's numbers",
+    )
+    keys = {shop, post, *(f["id"] for f in day.fans)}
+    records = await records_keyed(stack.str("WEITAO_KAFKA_BOOTSTRAP"), keys)
+
+    handlers = consumer.InsightsHandlers(
+        IngestStore(scratch_insights), OfficialRanking(scratch_insights, redis, 3)
+    )
+    loop = consumer.IdentifiedLoop(
+        stack.str("WEITAO_KAFKA_BOOTSTRAP"),
+        "insights-replay-test",
+        handlers.table(),
+        CollectorRegistry(),
+    )
+    handlers.bind(loop)
+    await loop.handle_all(records)
+    reader = StatsReader(scratch_insights)
+    today = shanghai_day(utcnow())
+    once = await reader.account_days(int(shop), 1, today)
+    assert once == live.body["items"]
+    assert await reader.post_totals(int(post)) == EXPECTED_POST
+
+    # A redelivery brings everything again, in other runs: nothing moves.
+    rng = random.Random(7)
+    start = 0
+    while start < len(records):
+        size = rng.randint(1, 6)
+        await loop.handle_all(records[start : start + size])
+        start += size
+    assert await reader.account_days(int(shop), 1, today) == once
+    assert await reader.post_totals(int(post)) == EXPECTED_POST
