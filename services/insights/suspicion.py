@@ -8,6 +8,7 @@ judged bought stays so (docs/insights.md says what that costs)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ import asyncpg
 
 from services.insights.domain import shanghai_day
 from services.insights.lockstep import MIN_GROUP, WINDOW, Facts, Follow, detect
+from services.insights.store import MERGE_JUDGEMENT
 from shared.pagination import MAX_LIMIT
 from shared.timeutil import rfc3339
 
@@ -33,19 +35,27 @@ class SuspicionDetector:
 
     async def judge_pending(self) -> int:
         """Judges the follows of up to JUDGE_BATCH accounts noted by the consumer; how many
-        accounts were judged. Each account's note is taken and judged in one transaction,
-        so a crash leaves it noted; replicas skip the notes another is judging."""
+        accounts were judged. A note is taken in a short transaction of its own (the
+        consumer merges new notes into the same rows and must not wait for a judgement)
+        and given back if its judgement fails; replicas skip notes another is taking."""
         judged = 0
         for _ in range(JUDGE_BATCH):
-            async with self.pool.acquire() as conn, conn.transaction():
-                note = await conn.fetchrow(
-                    "DELETE FROM pending_judgement WHERE account_id = (SELECT account_id "
-                    "FROM pending_judgement LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *"
+            note = await self.pool.fetchrow(
+                "DELETE FROM pending_judgement WHERE account_id = (SELECT account_id "
+                "FROM pending_judgement LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *"
+            )
+            if note is None:
+                break
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await self._judge(conn, *note.values())
+            except BaseException:
+                await self.pool.execute(
+                    f"INSERT INTO pending_judgement VALUES ($1, $2, $3) {MERGE_JUDGEMENT}",
+                    *note.values(),
                 )
-                if note is None:
-                    break
-                await self._judge(conn, note["account_id"], note["first_at"], note["last_at"])
-                judged += 1
+                raise
+            judged += 1
         return judged
 
     async def _judge(
@@ -79,8 +89,11 @@ class SuspicionDetector:
                 users,
             )
         }
-        found = detect(
-            account_follows, [Follow(r["user_id"], r["account_id"], r["at"]) for r in others], facts
+        found = await asyncio.to_thread(  # CPU-bound on a big burst: off the event loop
+            detect,
+            account_follows,
+            [Follow(r["user_id"], r["account_id"], r["at"]) for r in others],
+            facts,
         )
         if not found:
             return 0

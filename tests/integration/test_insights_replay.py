@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import CollectorRegistry
 
@@ -40,15 +40,19 @@ async def records_keyed(bootstrap: str, keys: set[str]) -> list[ConsumerRecord]:
     """Every record of insights' topics keyed by one of `keys`, partition by partition
     from offset 0 (only the partitions those keys hash to are read)."""
     partitioner = DefaultPartitioner()
+    metadata = AIOKafkaProducer(bootstrap_servers=bootstrap)  # it knows partition counts
+    await metadata.start()
+    try:
+        parts = []
+        for topic in INSIGHTS_TOPICS:
+            every = sorted(await metadata.partitions_for(topic.name))
+            wanted = {partitioner(k.encode(), every, every) for k in keys}
+            parts.extend(TopicPartition(topic.name, p) for p in sorted(wanted))
+    finally:
+        await metadata.stop()
     reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await reader.start()
     try:
-        await reader.topics()  # loads the partition counts
-        parts = []
-        for topic in INSIGHTS_TOPICS:
-            every = sorted(reader.partitions_for_topic(topic.name) or ())
-            wanted = {partitioner(k.encode(), every, every) for k in keys}
-            parts.extend(TopicPartition(topic.name, p) for p in sorted(wanted))
         reader.assign(parts)
         await reader.seek_to_beginning(*parts)
         ends = await reader.end_offsets(parts)
