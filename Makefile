@@ -85,9 +85,11 @@ status:
 logs:
 	@tail -n 40 .run/logs/*.log
 
+## ruff (lint and format) on everything; mypy on shared/ and every domain.py (pyproject.toml).
 lint: venv
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/mypy
 
 format: venv
 	@$(VENV)/bin/ruff format .

@@ -9,6 +9,7 @@ anywhere else refuses to start without a secret of its own.
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,7 +82,10 @@ class Secret:
 
 @dataclass(frozen=True)
 class Env:
-    """Reads settings from a mapping (os.environ by default), falling back to LOCAL_DEFAULTS."""
+    """Reads settings from a mapping (os.environ by default), falling back to LOCAL_DEFAULTS.
+
+    Its methods are named for the types they return, so inside the class those names are
+    the methods: annotations say `builtins.int` and so on."""
 
     values: Mapping[str, str]
 
@@ -103,7 +107,7 @@ class Env:
             raw = raw.format(**{name: self.str(name) for name in names})
         return raw
 
-    def int(self, key: str) -> int:
+    def int(self, key: builtins.str) -> builtins.int:
         """The setting as an int; ConfigError naming the key when it is not one."""
         raw = self.str(key)
         try:
@@ -111,7 +115,7 @@ class Env:
         except ValueError:
             raise ConfigError(f"setting {key} must be an integer, got {raw!r}") from None
 
-    def bool(self, key: str) -> bool:
+    def bool(self, key: builtins.str) -> builtins.bool:
         """The setting as 0/1/true/false/yes/no; ConfigError naming the key otherwise."""
         raw = self.str(key).lower()
         if raw not in ("0", "1", "true", "false", "yes", "no"):
@@ -119,11 +123,11 @@ class Env:
         return raw in ("1", "true", "yes")
 
     @property
-    def local_development(self) -> bool:
+    def local_development(self) -> builtins.bool:
         """WEITAO_ENV=local: development defaults for secrets are allowed."""
         return self.values.get("WEITAO_ENV") == "local"
 
-    def float(self, key: str) -> float:
+    def float(self, key: builtins.str) -> builtins.float:
         """The setting as a number; ConfigError naming the key when it is not one."""
         raw = self.str(key)
         try:

@@ -19,7 +19,9 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.exceptions import SlotNotCoveredError
+from redis.typing import EncodableT
 
 AnyRedis = aioredis.Redis | RedisCluster
 CROSS_SLOT = "#!lua flags=allow-cross-slot-keys\n"
@@ -46,7 +48,7 @@ async def eval_over_users(
     client: AnyRedis,
     script: str,
     users: Sequence[int | str],
-    args: Sequence[str | int],
+    args: Sequence[EncodableT],
     users_per_call: int,
     slot_key: Callable[[int | str], str],
 ) -> int:
@@ -56,15 +58,29 @@ async def eval_over_users(
     if not users:
         return 0
     body = CROSS_SLOT + PROLOGUE + script
-    if not is_cluster(client):
-        async with client.pipeline(transaction=False) as pipe:
-            for batch in _batches(list(users), users_per_call):
-                pipe.eval(body, 0, *args, ",".join(map(str, batch)))
-            return sum(await pipe.execute())
+    if isinstance(client, RedisCluster):
+        return await _eval_per_node(client, body, args, users, users_per_call, slot_key)
+    async with client.pipeline(transaction=False) as pipe:
+        for batch in _batches(list(users), users_per_call):
+            pipe.execute_command("EVAL", body, 0, *args, ",".join(map(str, batch)))
+        return sum(await pipe.execute())
+
+
+async def _eval_per_node(
+    client: RedisCluster,
+    body: str,
+    args: Sequence[EncodableT],
+    users: Sequence[int | str],
+    users_per_call: int,
+    slot_key: Callable[[int | str], str],
+) -> int:
+    """eval_over_users on a cluster: each node runs the script over the users it serves."""
     by_node: dict[str, list[int | str]] = defaultdict(list)
-    nodes = {}
+    nodes: dict[str, ClusterNode] = {}
     for user in users:
         node = client.get_node_from_key(slot_key(user))
+        if node is None:
+            raise SlotNotCoveredError(f"no cluster node serves the slot of {slot_key(user)}")
         by_node[node.name].append(user)
         nodes[node.name] = node
 

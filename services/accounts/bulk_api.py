@@ -74,13 +74,13 @@ async def bulk_follows(request: web.Request) -> web.Response:
     body = await read_body(request, BulkFollows)
     pairs = []
     for index, pair in enumerate(body.pairs):
-        ids = (parse_id(pair.user_id), parse_id(pair.account_id))
-        if ids[0] is None or ids[1] is None:
-            field = "user_id" if ids[0] is None else "account_id"
+        user_id, account_id = parse_id(pair.user_id), parse_id(pair.account_id)
+        if user_id is None or account_id is None:
+            field = "user_id" if user_id is None else "account_id"
             raise validation_error(f"$.pairs[{index}].{field}", "not a 64-bit id")
-        pairs.append(ids)
+        pairs.append((user_id, account_id))
     outcome = await request.app[FOLLOWS].change_follows(
-        pairs,  # type: ignore[arg-type]
+        pairs,
         body.action == "follow",
         "import",
         utcnow(),

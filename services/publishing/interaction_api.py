@@ -81,11 +81,12 @@ async def list_comments(request: web.Request) -> web.Response:
 
 async def delete_comment(request: web.Request) -> web.Response:
     caller = principal(request)
-    acting = {parse_id(caller.sub)} - {None}
+    caller_id = parse_id(caller.sub)  # None for a service or staff token's subject
+    acting = {caller_id} if caller_id is not None else set()
     await request.app[INTERACTIONS].delete_comment(
         path_id(request, "id"),
         path_id(request, "comment_id"),
-        acting,  # type: ignore[arg-type]
+        acting,
         caller.is_staff() or caller.role == "service",
         utcnow(),
     )

@@ -35,7 +35,8 @@ class InteractionStore:
         user_id: int,
         action: str,
         now: datetime,
-        **extra: str | int | None,
+        comment_id: str | None = None,
+        option: int | None = None,
     ) -> None:
         await outbox.enqueue(
             conn,
@@ -46,7 +47,8 @@ class InteractionStore:
                 user_id=str(user_id),
                 action=action,
                 at=rfc3339(now),
-                **extra,  # type: ignore[arg-type]
+                comment_id=comment_id,
+                option=option,
             ),
         )
 

@@ -61,7 +61,8 @@ def _body_schema(body: type, ref: dict[str, Any]) -> dict[str, Any]:
 def _operation(r: Route, ref_of: dict[type, dict[str, Any]]) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": r.summary}
     if r.status != 204:
-        ok["content"] = {r.content_type: {"schema": ref_of.get(r.response, {})}}
+        schema = ref_of[r.response] if r.response is not None else {}
+        ok["content"] = {r.content_type: {"schema": schema}}
     responses: dict[str, Any] = {str(r.status): ok}
     codes = set(r.errors) | (_BODY_ERRORS if r.body else set())
     if not r.public:
