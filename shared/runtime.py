@@ -13,6 +13,7 @@ import asyncpg
 from aiohttp import web
 
 from shared import db, redis_cluster
+from shared.ids import IdGenerator, claim_worker
 from shared.kafka import kafka_reachable
 from shared.redis_cluster import AnyRedis
 from shared.web.ops import add_readiness_check
@@ -45,6 +46,24 @@ def redis(key: web.AppKey[AnyRedis], url: str, cluster: bool) -> CleanupCtx:
         add_readiness_check(app, "redis", client.ping)
         yield
         await client.aclose()
+
+    return ctx
+
+
+def id_worker(key: web.AppKey[IdGenerator], dsn: str) -> CleanupCtx:
+    """An id generator under `key` minting with a worker number no other live process
+    holds (claimed from Postgres); /readyz is 503 while the number is being reclaimed."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        lease = await claim_worker(dsn)
+        app[key] = IdGenerator(lease)
+
+        async def holds_a_number() -> int:
+            return lease.number()
+
+        add_readiness_check(app, "id_worker", holds_a_number)
+        yield
+        await lease.release()
 
     return ctx
 

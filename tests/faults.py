@@ -61,6 +61,20 @@ async def all_feed_ids(api: WeitaoClient, user_id: str, **params: str) -> list[s
             return ids
 
 
+async def all_ready(urls: dict[str, str]) -> bool:
+    """Whether every service answers /readyz with 200."""
+    timeout = aiohttp.ClientTimeout(total=2)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        for name in SERVICES:
+            try:
+                async with session.get(f"{urls[name]}/readyz") as reply:
+                    if reply.status != 200:
+                        return False
+            except (aiohttp.ClientError, TimeoutError):
+                return False
+    return True
+
+
 @dataclass
 class Readiness:
     """What each service's /readyz answered, sampled twice a second: (time, status)."""

@@ -12,7 +12,6 @@ from services.accounts.config import AccountsConfig
 from services.accounts.follow_store import FollowStore
 from services.accounts.store import SCHEMA, AccountStore
 from shared import logs, runtime
-from shared.ids import IdGenerator, claim_worker
 from shared.outbox import OutboxRelay
 from shared.web import METRICS, build_app
 
@@ -28,13 +27,6 @@ def create_app(config: AccountsConfig) -> web.Application:
     )
     app[api.CONFIG] = config
 
-    async def ids(app: web.Application):
-        # A worker number no other live process holds, for as long as this one runs.
-        lease = await claim_worker(config.common.postgres_dsn)
-        app[api.IDS] = IdGenerator(lease)
-        yield
-        await lease.release()
-
     async def store(app: web.Application):
         app[api.STORE] = AccountStore(app[POOL])
         app[api.FOLLOWS] = FollowStore(app[POOL], config.following_limit)
@@ -49,7 +41,7 @@ def create_app(config: AccountsConfig) -> web.Application:
                 POOL, config.common.postgres_dsn, SCHEMA, Path(__file__).parent / "migrations"
             ),
             runtime.kafka_readiness(config.common.kafka_bootstrap),
-            ids,
+            runtime.id_worker(api.IDS, config.common.postgres_dsn),
             store,
             runtime.background("outbox-relay", relay),
         ]

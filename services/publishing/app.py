@@ -13,7 +13,6 @@ from services.publishing.interactions import InteractionStore
 from services.publishing.publish import Publisher
 from services.publishing.store import SCHEMA, PostStore
 from shared import logs, runtime
-from shared.ids import IdGenerator, claim_worker
 from shared.kafka import ConsumerLoop
 from shared.outbox import OutboxRelay
 from shared.web import METRICS, build_app
@@ -29,13 +28,6 @@ def create_app(config: PublishingConfig) -> web.Application:
         api.ERROR_STATUSES,
     )
     bootstrap = config.common.kafka_bootstrap
-
-    async def ids(app: web.Application):
-        # A worker number no other live process holds, so replicas never mint the same id.
-        lease = await claim_worker(config.common.postgres_dsn)
-        app[api.IDS] = IdGenerator(lease)
-        yield
-        await lease.release()
 
     async def store(app: web.Application):
         app[api.STORE] = PostStore(app[POOL])
@@ -56,7 +48,7 @@ def create_app(config: PublishingConfig) -> web.Application:
                 POOL, config.common.postgres_dsn, SCHEMA, Path(__file__).parent / "migrations"
             ),
             runtime.kafka_readiness(bootstrap),
-            ids,
+            runtime.id_worker(api.IDS, config.common.postgres_dsn),
             store,
             runtime.background("outbox-relay", relay),
             runtime.background("consumer", consume),

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.faults import all_feed_ids, dead_letters_written, stack_async, watching_readiness
+from tests.faults import (
+    all_feed_ids,
+    all_ready,
+    dead_letters_written,
+    stack_async,
+    watching_readiness,
+)
 from tests.support import consumers, eventually, feed_ids, publish, seller
 
 # Longer than the old retry budget (8 attempts, about 11 s) that dead-lettered events.
@@ -88,3 +94,14 @@ async def test_postgres_restart_delays_fanout_but_loses_no_delivery_or_removal(a
         what="the unfollowed account's posts gone",
     )
     assert await dead_letters_written(bootstrap) == letters_before
+    # Every service is ready again: pools, outbox relays and id worker numbers recovered.
+    await eventually(
+        lambda: all_ready(api.urls), lambda ready: ready, timeout_s=60, what="all services ready"
+    )
+    post_after = await publish(api, shop, "published once Postgres is back")
+    await eventually(
+        lambda: all_feed_ids(api, stays["id"]),
+        lambda ids: post_after["id"] in ids,
+        timeout_s=30,
+        what="a post published after the restart",
+    )
