@@ -22,8 +22,30 @@ from shared.redis_cluster import AnyRedis
 # Past this many of one kind of event per user, account and day, more add nothing to the
 # recommendation (an operator's friend reloading 500 times counts like one keen reader).
 EVENTS_PER_USER_DAY_CAP = 5
-RANK_ALL = "ins:{official}:rank:all"  # one hash tag: a refresh swaps them in one MULTI
+# One hash tag, one Cluster slot: a category's ranking is swapped in by one script.
+RANK_ALL = "ins:{official}:rank:all"
 DETAIL = "ins:{official}:detail"
+
+# Replaces a category's ranking (KEYS[1]) with ARGV's (account, score, detail) triples,
+# keeping the all-categories ranking (KEYS[2]) and the details (KEYS[3]) in step:
+# accounts no longer listed leave all three. Atomic, so a reader never sees half.
+SWAP_CATEGORY = """
+local keep = {}
+for i = 1, #ARGV, 3 do keep[ARGV[i]] = true end
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if not keep[member] then
+    redis.call('ZREM', KEYS[2], member)
+    redis.call('HDEL', KEYS[3], member)
+  end
+end
+redis.call('DEL', KEYS[1])
+for i = 1, #ARGV, 3 do
+  redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i])
+  redis.call('ZADD', KEYS[2], ARGV[i + 1], ARGV[i])
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 2])
+end
+return #ARGV / 3
+"""
 REFRESH_LOCK = 7_170_001  # advisory lock id: one refresher at a time, whatever the replicas
 
 
@@ -143,36 +165,20 @@ class OfficialRanking:
         # window are listed (a recommendation "by user activity" needs some).
         ranked = [r for r in rank_category(observed) if _active(observed[r.account_id])]
         accounts = {r["account_id"]: r for r in rows}
-        listed = {m.decode() for m in await self.redis.zrange(rank_key(category), 0, -1)}
-        unlisted = listed - {str(r.account_id) for r in ranked}
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(rank_key(category))
-            if unlisted:
-                pipe.zrem(RANK_ALL, *unlisted)
-                pipe.hdel(DETAIL, *unlisted)
-            if ranked:
-                scores = {str(r.account_id): r.score for r in ranked}
-                pipe.zadd(rank_key(category), scores)
-                pipe.zadd(RANK_ALL, scores)
-                pipe.hset(
-                    DETAIL,
-                    mapping={
-                        str(r.account_id): orjson.dumps(
-                            {
-                                "account": _account(accounts[r.account_id], category),
-                                "score": r.score,
-                                "components": r.components,
-                            }
-                        )
-                        for r in ranked
-                    },
-                )
-            await pipe.execute()
+        entries: list[str | bytes | float] = []
+        for r in ranked:
+            detail = {
+                "account": _account(accounts[r.account_id], category),
+                "score": r.score,
+                "components": r.components,
+            }
+            entries.extend((str(r.account_id), r.score, orjson.dumps(detail)))
+        await self.redis.eval(SWAP_CATEGORY, 3, rank_key(category), RANK_ALL, DETAIL, *entries)
 
     async def _drop(self, account_ids: Sequence[int], keep: set[int]) -> None:
         gone = [str(a) for a in account_ids if a not in keep]
         if gone:
-            async with self.redis.pipeline(transaction=True) as pipe:
+            async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.zrem(RANK_ALL, *gone)
                 pipe.hdel(DETAIL, *gone)
                 await pipe.execute()
@@ -189,7 +195,7 @@ class OfficialRanking:
         by_category: dict[str, list[str]] = defaultdict(list)
         for r in rows:
             by_category[r["category"] or "other"].append(str(r["account_id"]))
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=False) as pipe:
             for category, members in by_category.items():
                 pipe.zrem(rank_key(category), *members)
                 pipe.zrem(RANK_ALL, *members)
