@@ -2,9 +2,11 @@
 sent to insights as `engagement.recorded` impressions marked `source: server`.
 
 A feed read only appends to an in-memory queue (`record`, no await, no Kafka round
-trip); a background task (`run`) sends the queue in batches. While Kafka is slow or
-away the queue holds at most MAX_PENDING impressions; past that the oldest are dropped
-and counted (impressions are statistics: a read must never wait or fail for them).
+trip); a background task (`run`) starts its own producer of raw envelopes (the events
+carry a field their contract does not have yet) and sends the queue in batches. While
+Kafka is slow or away the queue holds at most MAX_PENDING impressions; past that the
+oldest are dropped and counted (impressions are statistics: a read must never wait or
+fail for them).
 Reach counts these, not what clients report (docs/insights.md)."""
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter
 
 from shared.events import EngagementRecorded, Envelope
+from shared.kafka import start_with_retry
 from shared.timeutil import rfc3339, utcnow
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ class ServedImpressions:
     def __init__(
         self, producer: AIOKafkaProducer, registry: CollectorRegistry | None = None
     ) -> None:
+        """`producer` sends bytes (`shared.kafka.producer`); `run` starts and stops it."""
         self.producer = producer
         self._pending: deque[tuple[str, str, str, str]] = deque()
         self._wake = asyncio.Event()
@@ -70,17 +74,22 @@ class ServedImpressions:
             self._wake.set()
 
     async def run(self) -> None:
-        """Sends the queue in batches until cancelled (run it as a background task)."""
-        while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL_S)
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            while self._pending:
-                if not await self.flush():
-                    await asyncio.sleep(RETRY_S)
-                    break
+        """Starts the producer, then sends the queue in batches until cancelled (run it
+        as a background task); stops the producer on the way out."""
+        await start_with_retry(self.producer, "feedread-impressions")
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), FLUSH_INTERVAL_S)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+                while self._pending:
+                    if not await self.flush():
+                        await asyncio.sleep(RETRY_S)
+                        break
+        finally:
+            await self.producer.stop()
 
     async def flush(self) -> bool:
         """Sends up to MAX_BATCH impressions; False (and they are queued again) on failure."""

@@ -25,6 +25,13 @@ class FakeProducer:
     def __init__(self, failures: int = 0) -> None:
         self.sent: list[tuple[str, bytes, bytes]] = []
         self.failures = failures
+        self.running = False
+
+    async def start(self) -> None:
+        self.running = True
+
+    async def stop(self) -> None:
+        self.running = False
 
     async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future:
         if self.failures:
@@ -94,4 +101,6 @@ async def test_the_background_task_sends_what_reads_recorded():
             break
         await asyncio.sleep(0.05)
     task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
     assert len(producer.sent) == 4
+    assert not producer.running  # stopped with the task
