@@ -3,6 +3,7 @@ official and associated recommendations, flagged followers."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import msgspec
@@ -14,10 +15,10 @@ from services.insights.official import OfficialRanking
 from services.insights.stats_store import StatsReader
 from services.insights.suspicion import SuspicionDetector
 from shared.auth import require_actor, require_role
-from shared.errors import DomainError, validation_error
+from shared.errors import ApiError, DomainError, validation_error
 from shared.ids import parse_decimal, parse_id
 from shared.pagination import decode_cursor, page, parse_limit
-from shared.timeutil import utcnow
+from shared.timeutil import epoch_ms, utcnow
 from shared.vocabulary import CATEGORIES
 from shared.web import (
     FEED_CURSOR,
@@ -151,12 +152,25 @@ def _category(query: Any) -> str | None:
     return category
 
 
+async def _known(check: Awaitable[Any], entity_id: int) -> Any:
+    """`check`'s result; an unknown entity whose id is fresh is 503 not_ready (API.md
+    "Projections": its event may be on its way), any other unknown one stays a 404."""
+    try:
+        return await check
+    except (domain.UnknownAccount, domain.UnknownPost):
+        if domain.maybe_in_flight(entity_id, epoch_ms(utcnow())):
+            raise ApiError(
+                503, "not_ready", "not known to insights yet", headers={"Retry-After": "1"}
+            ) from None
+        raise
+
+
 async def account_stats(request: web.Request) -> web.Response:
     account_id = path_id(request, "id")
     require_actor(principal(request), account_id, staff_too=True)
     days = _days(request.query)
     reader = request.app[STATS]
-    await reader.account_owner_known(account_id)
+    await _known(reader.account_owner_known(account_id), account_id)
     today = domain.shanghai_day(utcnow())
     return json_response({"items": await reader.account_days(account_id, days, today)})
 
@@ -164,12 +178,11 @@ async def account_stats(request: web.Request) -> web.Response:
 async def post_stats(request: web.Request) -> web.Response:
     post_id = path_id(request, "id")
     caller = principal(request)
-    if caller.role == "user":
-        owner = await request.app[STATS].post_owner(post_id)
-        require_actor(caller, owner)
-    else:
+    if caller.role != "user":
         require_role(caller, "staff", "service")
-        await request.app[STATS].post_owner(post_id)
+    owner = await _known(request.app[STATS].post_owner(post_id), post_id)
+    if caller.role == "user":
+        require_actor(caller, owner)
     return json_response(await request.app[STATS].post_totals(post_id))
 
 
@@ -219,7 +232,7 @@ ROUTES = (
             id_param("id"),
             Param("days", schema={"type": "integer", "minimum": 1, "maximum": domain.MAX_DAYS}),
         ),
-        errors=(400, 404),
+        errors=(400, 404, 503),
     ),
     Route(
         "GET",
@@ -228,7 +241,7 @@ ROUTES = (
         "A post's engagement and interaction totals",
         response=PostStats,
         params=(id_param("id"),),
-        errors=(400, 404),
+        errors=(400, 404, 503),
     ),
     Route(
         "GET",

@@ -10,11 +10,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.errors import DomainError
+from shared.ids import id_time_ms
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_DAYS = 90  # API.md: `days` is 1-90
 REVISIT_LOOKBACK_DAYS = 6  # a visitor of day d revisits when they visited in d-6..d-1
 FOLLOW_SOURCES = ("api", "qr", "recommendation")
+# An id minted this recently may name an entity whose event is still on its way to
+# insights: after the bounded wait it is "not ready" (503), not "unknown" (404).
+IN_FLIGHT_MS = 60_000
 
 # Which user_day / post_user counter each engagement action adds one to. `dwell` adds
 # no count of its own: its dwell_ms is averaged with the dwell that views report.
@@ -36,6 +40,11 @@ class UnknownAccount(DomainError):
 
 class UnknownPost(DomainError):
     code = "not_found"
+
+
+def maybe_in_flight(entity_id: int, now_ms: int) -> bool:
+    """Whether `entity_id` was minted so recently that its event may not have arrived."""
+    return 0 <= now_ms - id_time_ms(entity_id) < IN_FLIGHT_MS
 
 
 def shanghai_day(moment: datetime) -> date:

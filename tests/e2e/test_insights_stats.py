@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from shared.ids import IdGenerator
 from tests.insights_scenario import EXPECTED_DAY, EXPECTED_POST, operator_day
 from tests.support import eventually
 
@@ -82,3 +83,10 @@ async def test_an_unknown_account_is_a_404(api):
     reply = await stats(api, "9123456789012345678", ("staff", "staff"))
     assert reply.status == 404
     assert reply.body["error"]["code"] == "not_found"
+
+
+async def test_an_id_minted_a_moment_ago_but_unknown_is_503_not_ready(api):
+    fresh = str(IdGenerator(worker=1004).next_id())  # names no account: none was made
+    reply = await stats(api, fresh, ("staff", "staff"))
+    assert reply.status == 503
+    assert reply.body["error"]["code"] == "not_ready"
