@@ -1,0 +1,5 @@
+"""python -m services.notifications"""
+
+from services.notifications.app import main
+
+main()

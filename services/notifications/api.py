@@ -1,0 +1,144 @@
+"""Notifications HTTP handlers (API.md "notifications"): a user's grouped notifications,
+newest first, the unread count, and marking them read. The user itself or a service."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+from aiohttp import web
+
+from services.notifications.reads import AccountsNotKnown, NotificationReader
+from shared.auth import require_actor
+from shared.errors import ApiError, validation_error
+from shared.pagination import decode_cursor, page, parse_limit
+from shared.web import (
+    FEED_CURSOR,
+    LIMIT,
+    Route,
+    id_param,
+    json_response,
+    no_content,
+    path_id,
+    principal,
+    read_body,
+)
+
+READER = web.AppKey("notifications_reader", NotificationReader)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+class SampleAccount(msgspec.Struct):
+    id: str
+    handle: str
+    display_name: str
+    source: str | None  # followed: api | qr | recommendation
+
+
+class NotificationGroup(msgspec.Struct):
+    id: str
+    kind: str  # one of domain.KINDS
+    post_id: str | None
+    count: int
+    sample_accounts: list[SampleAccount]
+    first_at: str
+    last_at: str
+    read: bool
+
+
+class NotificationPage(msgspec.Struct):
+    items: list[NotificationGroup]
+    next_cursor: str | None
+
+
+class UnreadCount(msgspec.Struct):
+    count: int
+
+
+class ReadUpTo(msgspec.Struct, forbid_unknown_fields=True):
+    """Marks read every group whose last event is at or before `up_to`."""
+
+    up_to: datetime
+
+
+def _position(cursor: list[int] | None) -> tuple[datetime, int] | None:
+    """(last_at, id) of a cursor [last_at in µs since the epoch, id]; a time past what a
+    datetime holds is later than every group."""
+    if cursor is None:
+        return None
+    micros, group_id = cursor
+    try:
+        return _EPOCH + timedelta(microseconds=micros), group_id
+    except OverflowError:
+        return _LATEST, group_id
+
+
+def _cursor_of(last_at: datetime, group_id: int) -> list[int]:
+    return [(last_at - _EPOCH) // timedelta(microseconds=1), group_id]
+
+
+async def notifications(request: web.Request) -> web.Response:
+    user_id = path_id(request, "user_id")
+    require_actor(principal(request), user_id)
+    limit = parse_limit(request.query)
+    after = _position(decode_cursor(request.query, 2))
+    try:
+        groups = await request.app[READER].page(user_id, after, limit)
+    except AccountsNotKnown as exc:
+        raise ApiError(503, "not_ready", exc.message, exc.details, {"Retry-After": "1"}) from None
+    next_position = _cursor_of(*groups[-1]["position"]) if len(groups) == limit else None
+    items = [{k: v for k, v in g.items() if k != "position"} for g in groups]
+    return json_response(page(items, next_position))
+
+
+async def unread_count(request: web.Request) -> web.Response:
+    user_id = path_id(request, "user_id")
+    require_actor(principal(request), user_id)
+    return json_response({"count": await request.app[READER].unread_count(user_id)})
+
+
+async def mark_read(request: web.Request) -> web.Response:
+    user_id = path_id(request, "user_id")
+    require_actor(principal(request), user_id)
+    body = await read_body(request, ReadUpTo)
+    if body.up_to.tzinfo is None:
+        raise validation_error("$.up_to", "up_to needs an offset, e.g. Z")
+    try:
+        up_to = body.up_to.astimezone(UTC)
+    except OverflowError:
+        raise validation_error("$.up_to", "up_to is out of range once in UTC") from None
+    await request.app[READER].mark_read(user_id, up_to)
+    return no_content()
+
+
+ROUTES = (
+    Route(
+        "GET",
+        "/v1/users/{user_id}/notifications",
+        notifications,
+        "A user's notifications, grouped, newest first",
+        response=NotificationPage,
+        params=(id_param("user_id"), LIMIT, FEED_CURSOR),
+        errors=(400, 503),
+    ),
+    Route(
+        "GET",
+        "/v1/users/{user_id}/notifications/unread_count",
+        unread_count,
+        "Groups with events after the user's read mark",
+        response=UnreadCount,
+        params=(id_param("user_id"),),
+        errors=(400,),
+    ),
+    Route(
+        "POST",
+        "/v1/users/{user_id}/notifications/read",
+        mark_read,
+        "Marks read every group whose last event is at or before up_to",
+        status=204,
+        body=ReadUpTo,
+        params=(id_param("user_id"),),
+        errors=(400,),
+    ),
+)

@@ -1,0 +1,190 @@
+"""Notifications' Postgres writes: changes into groups, accounts into their projection.
+
+A batch is applied in one transaction that first claims its events' envelope ids, so a
+redelivered or replayed event changes nothing; each actor is one row per group whose
+weight says whether it counts, so a re-like counts once and an unlike takes one away.
+Every key (recipient, kind, post) a batch touches is locked first, in sorted order: its
+groups and their counts change one writer at a time, and concurrent batches cannot
+deadlock."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from services.notifications.domain import Change, Window, weight_after, window_for
+from shared.events import AccountChanged
+
+_ACTIVE_ROWS = (
+    "SELECT ga.group_id, ga.weight FROM group_actors ga JOIN groups g ON g.id = ga.group_id "
+    "WHERE g.recipient_id = $1 AND g.kind = $2 AND g.post_id = $3 AND ga.actor_id = $4 "
+    "AND ga.weight > 0"
+)
+# Only groups within one span of the event can take it (domain.window_for).
+_NEARBY_GROUPS = (
+    "SELECT id, first_at, last_at FROM groups "
+    "WHERE recipient_id = $1 AND kind = $2 AND post_id = $3 "
+    "AND first_at > $4::timestamptz - interval '12 hours' "
+    "AND first_at < $4::timestamptz + interval '12 hours'"
+)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """An event's change (None: nothing to notify) with its envelope id, the unit of
+    deduplication."""
+
+    event_id: str
+    change: Change | None
+
+
+class NotificationStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def apply(self, batch: Sequence[Delivered]) -> None:
+        """Applies the changes of the batch's events not applied before, in order."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = {
+                r["event_id"]
+                for r in await conn.fetch(
+                    "INSERT INTO seen_events SELECT unnest($1::text[]) "
+                    "ON CONFLICT DO NOTHING RETURNING event_id",
+                    sorted({d.event_id for d in batch}),
+                )
+            }
+            changes = []
+            for d in batch:
+                if d.event_id in fresh:
+                    fresh.discard(d.event_id)  # the same envelope twice in a batch: once
+                    if d.change is not None:
+                        changes.append(d.change)
+            for recipient, kind, post_id in sorted({c.key for c in changes}):
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                    f"notifications:{recipient}:{kind}:{post_id}",
+                )
+            for change in changes:
+                await _apply_change(conn, change)
+
+    async def apply_accounts(self, events: Sequence[AccountChanged]) -> None:
+        """Keeps the newest version of each account."""
+        rows = sorted({(int(e.account_id), e.handle, e.display_name, e.version) for e in events})
+        async with self.pool.acquire() as conn:
+            await conn.executemany(
+                "INSERT INTO accounts (account_id, handle, display_name, version) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (account_id) DO UPDATE SET "
+                "handle = EXCLUDED.handle, display_name = EXCLUDED.display_name, "
+                "version = EXCLUDED.version WHERE accounts.version < EXCLUDED.version",
+                rows,
+            )
+
+
+async def _apply_change(conn: asyncpg.Connection, c: Change) -> None:
+    if c.version is not None and not await _newest_version(conn, c):
+        return
+    if c.step == "remove":
+        await _remove_comment(conn, c)
+        return
+    active = await conn.fetch(_ACTIVE_ROWS, c.recipient, c.kind, c.post_id, c.actor)
+    if c.step == "unset":
+        for row in active:
+            await _set_weight(conn, row["group_id"], c, 0)
+        return
+    if c.step == "set" and active:
+        return  # already counted: a re-like, a moved vote, a repeated follow
+    group_id = await _group_for(conn, c)
+    weight = await conn.fetchval(
+        "SELECT weight FROM group_actors WHERE group_id = $1 AND actor_id = $2",
+        group_id,
+        c.actor,
+    )
+    await _set_weight(conn, group_id, c, weight_after(weight or 0, c.step))
+    if c.comment_id is not None:
+        await conn.execute(
+            "INSERT INTO comment_groups (comment_id, group_id, actor_id) VALUES ($1, $2, $3) "
+            "ON CONFLICT DO NOTHING",
+            c.comment_id,
+            group_id,
+            c.actor,
+        )
+
+
+async def _newest_version(conn: asyncpg.Connection, c: Change) -> bool:
+    """Records the follow pair's version; False when a newer one was applied already."""
+    newer = await conn.fetchval(
+        "INSERT INTO follow_versions (recipient_id, actor_id, version) VALUES ($1, $2, $3) "
+        "ON CONFLICT (recipient_id, actor_id) DO UPDATE SET version = EXCLUDED.version "
+        "WHERE follow_versions.version < EXCLUDED.version RETURNING version",
+        c.recipient,
+        c.actor,
+        c.version,
+    )
+    return newer is not None
+
+
+async def _group_for(conn: asyncpg.Connection, c: Change) -> int:
+    """The group of the change's key its time falls in, made when there is none."""
+    nearby = await conn.fetch(_NEARBY_GROUPS, c.recipient, c.kind, c.post_id, c.at)
+    found = window_for([Window(r["id"], r["first_at"], r["last_at"]) for r in nearby], c.at)
+    if found is not None:
+        return found
+    return await conn.fetchval(
+        "INSERT INTO groups (recipient_id, kind, post_id, first_at, last_at) "
+        "VALUES ($1, $2, $3, $4, $4) RETURNING id",
+        c.recipient,
+        c.kind,
+        c.post_id,
+        c.at,
+    )
+
+
+async def _set_weight(conn: asyncpg.Connection, group_id: int, c: Change, weight: int) -> None:
+    """Sets the actor's weight in the group; the group's actor count follows, and an
+    actor coming in stretches the group's span to the change's time."""
+    before = await conn.fetchval(
+        "SELECT weight FROM group_actors WHERE group_id = $1 AND actor_id = $2",
+        group_id,
+        c.actor,
+    )
+    await conn.execute(
+        "INSERT INTO group_actors (group_id, actor_id, weight, at, source) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (group_id, actor_id) DO UPDATE SET "
+        "weight = EXCLUDED.weight, at = CASE WHEN EXCLUDED.weight > group_actors.weight "
+        "THEN greatest(group_actors.at, EXCLUDED.at) ELSE group_actors.at END, "
+        "source = coalesce(EXCLUDED.source, group_actors.source)",
+        group_id,
+        c.actor,
+        weight,
+        c.at,
+        c.source,
+    )
+    counted_before, counted_now = (before or 0) > 0, weight > 0
+    delta = int(counted_now) - int(counted_before)
+    if weight > (before or 0):
+        await conn.execute(
+            "UPDATE groups SET actors = actors + $2, first_at = least(first_at, $3), "
+            "last_at = greatest(last_at, $3) WHERE id = $1",
+            group_id,
+            delta,
+            c.at,
+        )
+    elif delta:
+        await conn.execute("UPDATE groups SET actors = actors + $2 WHERE id = $1", group_id, delta)
+
+
+async def _remove_comment(conn: asyncpg.Connection, c: Change) -> None:
+    """Takes a deleted comment out of the group that counted it (none: never counted)."""
+    counted = await conn.fetchrow(
+        "DELETE FROM comment_groups WHERE comment_id = $1 RETURNING group_id", c.comment_id
+    )
+    if counted is None:
+        return
+    weight = await conn.fetchval(
+        "SELECT weight FROM group_actors WHERE group_id = $1 AND actor_id = $2",
+        counted["group_id"],
+        c.actor,
+    )
+    await _set_weight(conn, counted["group_id"], c, weight_after(weight or 0, "remove"))
