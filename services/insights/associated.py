@@ -43,6 +43,13 @@ GROUP BY o.account_id, p.via ORDER BY n DESC, o.account_id LIMIT $3
 """
 
 
+def _swing_of_rows(rows: list[asyncpg.Record]) -> dict[int, dict[int, float]]:
+    items_of_user: dict[int, set[int]] = defaultdict(set)
+    for user_id, account_id in rows:
+        items_of_user[user_id].add(account_id)
+    return swing(items_of_user)
+
+
 class Associated:
     def __init__(self, pool: asyncpg.Pool, redis: AnyRedis, window_days: int) -> None:
         self.pool = pool
@@ -52,10 +59,7 @@ class Associated:
     async def refresh(self, now: datetime) -> int:
         """Recomputes every account's Swing list from the window; how many were written."""
         rows = await self.pool.fetch(INTERACTIONS_SQL, now - timedelta(days=self.window_days))
-        items_of_user: dict[int, set[int]] = defaultdict(set)
-        for r in rows:
-            items_of_user[r["user_id"]].add(r["account_id"])
-        scores = await asyncio.to_thread(swing, items_of_user)  # CPU-bound: off the loop
+        scores = await asyncio.to_thread(_swing_of_rows, rows)  # CPU-bound: off the loop
         async with self.redis.pipeline(transaction=False) as pipe:
             for account, related in scores.items():
                 best = top(related, TOP_K)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests.insights_scenario import send_events
 from tests.support import bulk_consumers, bulk_follow, consumers, eventually, seller
 
-SETTLE_S = 300.0  # insights may be catching up on history; Swing refreshes every 30 s
+SETTLE_S = 300.0  # insights may be catching up on history; Swing refreshes every 60 s
 CATEGORY = "tea_drinks"  # a category few tests use: both candidates fit in one page
 
 
