@@ -1,22 +1,20 @@
-"""Publishing HTTP handlers for posts (API.md "publishing"): decode, call store/domain,
-encode. Comments, likes and votes are in interaction_api.py."""
+"""Publishing HTTP handlers for posts (API.md "publishing"): decode, call the use case
+(service.py) or a read of the store, encode with the Structs /openapi.json documents.
+Comments, likes and votes are in interaction_api.py."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import asyncpg
 import msgspec
 from aiohttp import web
 
 from services.publishing import domain
-from services.publishing.publish import Publisher
+from services.publishing.service import PostRow, PostService
 from services.publishing.store import PostStore, post_view
 from shared.auth import require_actor
 from shared.errors import DomainError
 from shared.ids import IdGenerator
 from shared.pagination import keyed_page, keyed_page_query
-from shared.timeutil import rfc3339, utcnow
+from shared.timeutil import rfc3339
 from shared.web import (
     CURSOR,
     LIMIT,
@@ -30,7 +28,7 @@ from shared.web import (
 )
 
 STORE = web.AppKey("publishing_store", PostStore)
-PUBLISHER = web.AppKey("publishing_publisher", Publisher)
+SERVICE = web.AppKey("publishing_service", PostService)
 IDS = web.AppKey("publishing_ids", IdGenerator)
 
 ERROR_STATUSES: dict[type[DomainError], int] = {
@@ -85,47 +83,38 @@ class PostPage(msgspec.Struct):
     next_cursor: str | None
 
 
-def post_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {
+def post_of(row: PostRow) -> Post:
+    """A post row (store.POST_COLUMNS) as the API shows it."""
+    return Post(
         **post_view(row),
-        "counters": {
-            "likes": row["likes"],
-            "comments": row["comments"],
-            "votes": row["votes"],
-        },
-    }
+        counters=Counters(likes=row["likes"], comments=row["comments"], votes=row["votes"]),
+    )
 
 
 async def publish(request: web.Request) -> web.Response:
     account_id = path_id(request, "account_id")
     require_actor(principal(request), account_id)
     new = await read_body(request, domain.NewPost)
-    now = utcnow()
-    publisher = request.app[PUBLISHER]
-    row, used = await publisher.publish(account_id, new, now)
-    quota = {
-        "used": used,
-        "limit": publisher.daily_limit,
-        "resets_at": rfc3339(domain.quota_resets_at(now)),
-    }
-    return json_response({**post_json(row), "quota": quota}, 201)
+    done = await request.app[SERVICE].publish(account_id, new)
+    quota = Quota(used=done.used, limit=done.limit, resets_at=rfc3339(done.resets_at))
+    published = PublishedPost(**msgspec.structs.asdict(post_of(done.post)), quota=quota)
+    return json_response(msgspec.to_builtins(published), 201)
 
 
 async def get_post(request: web.Request) -> web.Response:
-    return json_response(post_json(await request.app[STORE].post(path_id(request, "id"))))
+    post = await request.app[STORE].post(path_id(request, "id"))
+    return json_response(msgspec.to_builtins(post_of(post)))
 
 
 async def account_posts(request: web.Request) -> web.Response:
     limit, after = keyed_page_query(request.query)
     rows = await request.app[STORE].account_posts(path_id(request, "account_id"), limit, after)
-    return json_response(keyed_page(rows, limit, "id", post_json))
+    page = keyed_page(rows, limit, "id", post_of)
+    return json_response(msgspec.to_builtins(PostPage(**page)))
 
 
 async def delete_post(request: web.Request) -> web.Response:
-    post_id = path_id(request, "id")
-    store = request.app[STORE]
-    require_actor(principal(request), await store.author_id(post_id), staff_too=True)
-    await store.delete(post_id, utcnow())
+    await request.app[SERVICE].delete(path_id(request, "id"), principal(request))
     return no_content()
 
 

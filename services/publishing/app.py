@@ -10,11 +10,12 @@ from aiohttp import web
 from services.publishing import api, consumer, interaction_api
 from services.publishing.config import PublishingConfig
 from services.publishing.interactions import InteractionStore
-from services.publishing.publish import Publisher
+from services.publishing.service import PostService
 from services.publishing.store import SCHEMA, PostStore
 from shared import logs, runtime
 from shared.kafka import ConsumerLoop
 from shared.outbox import OutboxRelay
+from shared.timeutil import utcnow
 from shared.web import METRICS, build_app
 
 POOL = web.AppKey("publishing_pool", asyncpg.Pool)
@@ -32,14 +33,16 @@ def create_app(config: PublishingConfig) -> web.Application:
     async def store(app: web.Application):
         app[api.STORE] = PostStore(app[POOL])
         app[interaction_api.INTERACTIONS] = InteractionStore(app[POOL])
-        app[api.PUBLISHER] = Publisher(app[api.STORE], app[api.IDS], config.daily_post_limit)
+        app[api.SERVICE] = PostService(
+            app[api.STORE], app[api.IDS], config.daily_post_limit, utcnow
+        )
         yield
 
     async def relay(app: web.Application) -> None:
         await OutboxRelay(app[POOL], SCHEMA, bootstrap, app[METRICS]).run()
 
     async def consume(app: web.Application) -> None:
-        handlers = consumer.handlers(app[api.STORE])
+        handlers = consumer.handlers(app[api.SERVICE])
         await ConsumerLoop(bootstrap, consumer.GROUP, handlers, app[METRICS]).run()
 
     app.cleanup_ctx.extend(

@@ -4,17 +4,17 @@ retracts what a suspended account got published before that projection learnt of
 from __future__ import annotations
 
 from services.publishing.domain import AccountChange
-from services.publishing.store import PostStore
+from services.publishing.service import PostService
 from shared.events import AccountChanged, Contract
 from shared.kafka import Batch, EventHandler
 
 GROUP = "publishing"
 
 
-def handlers(store: PostStore) -> dict[type[Contract], EventHandler]:
+def handlers(service: PostService) -> dict[type[Contract], EventHandler]:
     """The authors projection: a run of account changes in one transaction."""
 
     async def apply(events: list[AccountChanged]) -> None:
-        await store.apply_accounts([AccountChange.of(event) for event in events])
+        await service.apply_accounts([AccountChange.of(event) for event in events])
 
     return {AccountChanged: Batch(apply)}

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from services.publishing import similarity
 from shared.errors import DomainError
 from shared.events import AccountChanged
 from shared.timeutil import parse_rfc3339, rfc3339
@@ -195,14 +196,37 @@ def check_quota(used_today: int, limit: int, now: datetime) -> None:
         )
 
 
-def check_author(kind: str | None, status: str | None) -> None:
-    """Only operator accounts in good standing publish."""
-    if kind is None:
+@dataclass(frozen=True)
+class Author:
+    """Publishing's copy of an account: what decides whether it may publish."""
+
+    kind: str
+    category: str | None
+    status: str
+
+
+def check_author(author: Author | None) -> Author:
+    """Only operator accounts in good standing publish; returns the author that may."""
+    if author is None:
         raise AuthorNotFound("account not found (or not yet known to publishing)")
-    if kind == "consumer":
+    if author.kind == "consumer":
         raise NotAnOperator("consumer accounts cannot publish")
-    if status == "suspended":
+    if author.status == "suspended":
         raise AccountSuspended("a suspended account cannot publish")
+    return author
+
+
+def refuse_near_copy(signature: list[int], candidates: list[tuple[int, list[int]]]) -> None:
+    """DuplicateContent naming the most similar (then the oldest) of the (post id,
+    signature) candidates when it is a near-copy of `signature`."""
+    scored = [(similarity.similarity(signature, sig), -post_id) for post_id, sig in candidates]
+    best = max(scored, default=None)
+    if best is not None and best[0] >= similarity.NEAR_COPY:
+        raise DuplicateContent(
+            "this text copies another account's post",
+            original_post_id=str(-best[1]),
+            similarity=round(best[0], 2),
+        )
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,6 @@ likes and votes."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
 import msgspec
 from aiohttp import web
@@ -45,14 +43,15 @@ class CommentPage(msgspec.Struct):
     next_cursor: str | None
 
 
-def comment_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": str(row["id"]),
-        "post_id": str(row["post_id"]),
-        "author_id": str(row["author_id"]),
-        "text": row["text"],
-        "created_at": rfc3339(row["created_at"]),
-    }
+def comment_of(row: asyncpg.Record) -> Comment:
+    """A comment row as the API shows it."""
+    return Comment(
+        id=str(row["id"]),
+        post_id=str(row["post_id"]),
+        author_id=str(row["author_id"]),
+        text=row["text"],
+        created_at=rfc3339(row["created_at"]),
+    )
 
 
 def caller_account(request: web.Request) -> int:
@@ -70,13 +69,14 @@ async def add_comment(request: web.Request) -> web.Response:
     row = await request.app[INTERACTIONS].add_comment(
         request.app[IDS].next_id(), post_id, author, new.text, utcnow()
     )
-    return json_response(comment_json(row), 201)
+    return json_response(msgspec.to_builtins(comment_of(row)), 201)
 
 
 async def list_comments(request: web.Request) -> web.Response:
     limit, after = keyed_page_query(request.query)
     rows = await request.app[INTERACTIONS].comments(path_id(request, "id"), limit, after)
-    return json_response(keyed_page(rows, limit, "id", comment_json))
+    page = CommentPage(**keyed_page(rows, limit, "id", comment_of))
+    return json_response(msgspec.to_builtins(page))
 
 
 async def delete_comment(request: web.Request) -> web.Response:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from services.publishing.store import COPY_WINDOW, POST_COLUMNS, SCHEMA, post_published
+from services.publishing.service import COPY_WINDOW
+from services.publishing.store import POST_COLUMNS, SCHEMA, post_published
 from shared import db, outbox
 from shared.config import Env
 from shared.timeutil import utcnow

@@ -1,35 +1,33 @@
 """The publishing service's Postgres: posts, its authors projection, and the outbox
-(interactions with posts are in interactions.py)."""
+(interactions with posts are in interactions.py). It implements service.PostRepository:
+the SQL, the locks and the unique day slots are here, the decisions in service.py."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from services.publishing import similarity
+from services.publishing import service, similarity
 from services.publishing.domain import (
-    AccountChange,
-    DuplicateContent,
+    Author,
     NewPost,
     PostNotFound,
     SuspensionWindow,
-    check_author,
-    check_quota,
     shanghai_day,
-    suspension_windows,
 )
 from shared import outbox
-from shared.events import PostDeleted, PostPublished, newest_per_entity
-from shared.timeutil import epoch_ms, rfc3339, utcnow
+from shared.events import AccountChanged, PostDeleted, PostPublished
+from shared.timeutil import epoch_ms, rfc3339
 
 log = logging.getLogger(__name__)
 
 SCHEMA = "publishing"
-COPY_WINDOW = timedelta(days=30)  # API.md: copies of posts of the last 30 days are refused
 POST_COLUMNS = (
     "id, account_id, kind, title, body, category, attachments, created_at, deleted_at, "
     "likes, comments, votes"
@@ -77,87 +75,20 @@ def post_view(row: asyncpg.Record) -> dict[str, Any]:
 
 
 class PostStore:
+    """service.PostRepository on Postgres, and the post reads the API serves."""
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def apply_accounts(self, changes: list[AccountChange]) -> None:
-        """Keeps the newest known state of each account (older or repeated changes: no-op),
-        and retracts the posts accepted while a newly learnt suspension lasted."""
-        latest = newest_per_entity([c.event for c in changes])
-        ids = [int(e.account_id) for e in latest]
-        async with self.pool.acquire() as conn, conn.transaction():
-            # The row locks order this against publish(), which holds the author's row
-            # while it checks and inserts: a post committed before them is retracted
-            # below, one checked after them sees the suspension and is refused.
-            known = await conn.fetch(
-                "SELECT id, version FROM authors WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids
-            )
-            windows = suspension_windows(changes, {r["id"]: r["version"] for r in known})
-            await conn.execute(
-                "INSERT INTO authors (id, kind, category, status, version) "
-                "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
-                "$5::bigint[]) ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, "
-                "category = EXCLUDED.category, status = EXCLUDED.status, "
-                "version = EXCLUDED.version WHERE authors.version < EXCLUDED.version",
-                ids,
-                [e.kind for e in latest],
-                [e.category for e in latest],
-                [e.status for e in latest],
-                [e.version for e in latest],
-            )
-            if windows:
-                await self._retract(conn, windows)
-
-    async def _retract(self, conn: asyncpg.Connection, windows: list[SuspensionWindow]) -> None:
-        """Deletes, as DELETE /v1/posts/{id} does, the posts accepted in the windows.
-
-        Publishing learns of a suspension from Kafka, so its copy of the account lags by
-        design (a publish must not wait for, or call, accounts): a post accepted in that
-        lag was never allowed. Its post.deleted takes it out of every feed for good, so an
-        unsuspension does not bring it back; a redelivered suspension finds nothing left.
-        """
-        rows = await conn.fetch(
-            "UPDATE posts p SET deleted_at = $4 "
-            "FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[]) "
-            "  AS w(account_id, since, until) "
-            "WHERE p.account_id = w.account_id AND p.created_at >= w.since "
-            "AND (w.until IS NULL OR p.created_at < w.until) AND p.deleted_at IS NULL "
-            "RETURNING p.id, p.account_id, p.category, p.created_at",
-            [w.account_id for w in windows],
-            [w.since for w in windows],
-            [w.until for w in windows],
-            utcnow(),
-        )
-        if rows:
-            await outbox.enqueue(conn, SCHEMA, *map(post_deleted, rows))
-            log.info(
-                "retracted posts accepted while their account was suspended",
-                extra={"posts": [str(r["id"]) for r in rows]},
-            )
-
-    async def check_may_publish(self, account_id: int, now: datetime, daily_limit: int) -> None:
-        """Refuses an unknown, consumer or suspended author, or one over the quota, without
-        locking anything: the cheap early answer (publish() checks again under the lock)."""
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[PostTransaction]:
         async with self.pool.acquire() as conn:
-            await self._standing(conn, account_id, now, daily_limit, lock=False)
+            yield PostTransaction(conn)
 
-    async def _standing(
-        self, conn: asyncpg.Connection, account_id: int, now: datetime, daily_limit: int, lock: bool
-    ) -> tuple[asyncpg.Record, int]:
-        """The author row and its posts of the Shanghai day, once both rules allow a post."""
-        author = await conn.fetchrow(
-            "SELECT kind, category, status FROM authors WHERE id = $1"
-            + (" FOR UPDATE" if lock else ""),
-            account_id,
-        )
-        check_author(author and author["kind"], author and author["status"])
-        used = await conn.fetchval(
-            "SELECT count(*) FROM posts WHERE account_id = $1 AND shanghai_day = $2",
-            account_id,
-            shanghai_day(now),
-        )
-        check_quota(used, daily_limit, now)
-        return author, used
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[PostTransaction]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield PostTransaction(conn)
 
     async def publish(
         self,
@@ -167,99 +98,16 @@ class PostStore:
         now: datetime,
         daily_limit: int,
         fingerprint: similarity.Fingerprint | None,
-    ) -> tuple[asyncpg.Record, int]:
-        """Stores a post, its fingerprint and its event; returns the post with the quota
-        used today (this one included)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            # The author row lock serialises one account's publishes, so the count cannot
-            # be raced; the unique day slot backs that up inside the table itself.
-            author, used = await self._standing(conn, account_id, now, daily_limit, lock=True)
-            if fingerprint is not None:
-                await self._refuse_copies(conn, account_id, fingerprint, now)
-            attachments = msgspec.to_builtins(
-                {
-                    "images": new.images,
-                    "products": new.products,
-                    "discount": new.discount,
-                    "vote": new.vote,
-                    "video": new.video,
-                }
+    ) -> tuple[service.PostRow, int]:
+        """service.write_post in one transaction: the locked write alone, without the
+        service's per-process turns, so tests can race it against the database."""
+        async with self.writing() as tx:
+            return await service.write_post(
+                tx, post_id, account_id, new, now, daily_limit, fingerprint
             )
-            row = await conn.fetchrow(
-                f"INSERT INTO posts (id, account_id, kind, title, body, category, attachments, "
-                f"created_at, shanghai_day, day_slot) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-                f"$9, $10) RETURNING {POST_COLUMNS}",
-                post_id,
-                account_id,
-                new.kind,
-                new.title,
-                new.body,
-                new.category or author["category"] or "other",
-                attachments,
-                now,
-                shanghai_day(now),
-                used + 1,
-            )
-            if fingerprint is not None:
-                await self._store_fingerprint(conn, post_id, account_id, fingerprint, now)
-            await outbox.enqueue(conn, SCHEMA, post_published(row))
-            return row, used + 1
-
-    async def _refuse_copies(
-        self,
-        conn: asyncpg.Connection,
-        account_id: int,
-        fingerprint: similarity.Fingerprint,
-        now: datetime,
-    ) -> None:
-        """DuplicateContent when another account's live post of the copy window is a
-        near-copy; candidates come from the band index only."""
-        candidates = await conn.fetch(
-            "SELECT f.post_id, f.signature FROM fingerprints f JOIN posts p ON p.id = f.post_id "
-            "WHERE p.deleted_at IS NULL AND f.account_id <> $3 AND f.post_id IN ("
-            "  SELECT b.post_id FROM fingerprint_bands b"
-            "  JOIN unnest($1::smallint[], $2::bigint[]) AS k(band, hash)"
-            "    ON b.band = k.band AND b.hash = k.hash WHERE b.created_at > $4)",
-            list(range(similarity.BANDS)),
-            fingerprint.bands,
-            account_id,
-            now - COPY_WINDOW,
-        )
-        scored = [
-            (similarity.similarity(fingerprint.signature, c["signature"]), -c["post_id"])
-            for c in candidates
-        ]
-        best = max(scored, default=None)
-        if best is not None and best[0] >= similarity.NEAR_COPY:
-            raise DuplicateContent(
-                "this text copies another account's post",
-                original_post_id=str(-best[1]),
-                similarity=round(best[0], 2),
-            )
-
-    async def _store_fingerprint(
-        self,
-        conn: asyncpg.Connection,
-        post_id: int,
-        account_id: int,
-        fingerprint: similarity.Fingerprint,
-        now: datetime,
-    ) -> None:
-        await conn.execute(
-            "INSERT INTO fingerprints (post_id, account_id, created_at, signature) "
-            "VALUES ($1, $2, $3, $4)",
-            post_id,
-            account_id,
-            now,
-            fingerprint.signature,
-        )
-        await conn.executemany(
-            "INSERT INTO fingerprint_bands (band, hash, post_id, created_at) "
-            "VALUES ($1, $2, $3, $4)",
-            [(band, key, post_id, now) for band, key in enumerate(fingerprint.bands)],
-        )
 
     async def post(self, post_id: int) -> asyncpg.Record:
+        """A live post; PostNotFound otherwise."""
         row = await self.pool.fetchrow(
             f"SELECT {POST_COLUMNS} FROM posts WHERE id = $1 AND deleted_at IS NULL", post_id
         )
@@ -270,6 +118,7 @@ class PostStore:
     async def account_posts(
         self, account_id: int, limit: int, before_id: int | None
     ) -> list[asyncpg.Record]:
+        """An account's live posts, newest first, below `before_id`."""
         return await self.pool.fetch(
             f"SELECT {POST_COLUMNS} FROM posts WHERE account_id = $1 AND deleted_at IS NULL "
             f"AND id < $2 ORDER BY id DESC LIMIT $3",
@@ -279,20 +128,152 @@ class PostStore:
         )
 
     async def author_id(self, post_id: int) -> int:
-        """The account that wrote a post, deleted or not (for authorising a delete)."""
         account_id = await self.pool.fetchval("SELECT account_id FROM posts WHERE id = $1", post_id)
         if account_id is None:
             raise PostNotFound("post not found", post_id=str(post_id))
         return account_id
 
-    async def delete(self, post_id: int, now: datetime) -> None:
-        """Marks a post deleted and emits post.deleted; deleting it again changes nothing."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(
-                "UPDATE posts SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL "
-                "RETURNING id, account_id, category, created_at",
-                post_id,
-                now,
+
+class PostTransaction:
+    """service.PostTransaction on one Postgres connection."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def author(self, account_id: int, *, lock: bool) -> Author | None:
+        row = await self.conn.fetchrow(
+            "SELECT kind, category, status FROM authors WHERE id = $1"
+            + (" FOR UPDATE" if lock else ""),
+            account_id,
+        )
+        return Author(row["kind"], row["category"], row["status"]) if row else None
+
+    async def posts_on(self, account_id: int, day: date) -> int:
+        return await self.conn.fetchval(
+            "SELECT count(*) FROM posts WHERE account_id = $1 AND shanghai_day = $2",
+            account_id,
+            day,
+        )
+
+    async def copy_candidates(
+        self, account_id: int, bands: list[int], since: datetime
+    ) -> list[tuple[int, list[int]]]:
+        # Candidates come from the band index only, never a scan of the posts.
+        rows = await self.conn.fetch(
+            "SELECT f.post_id, f.signature FROM fingerprints f JOIN posts p ON p.id = f.post_id "
+            "WHERE p.deleted_at IS NULL AND f.account_id <> $3 AND f.post_id IN ("
+            "  SELECT b.post_id FROM fingerprint_bands b"
+            "  JOIN unnest($1::smallint[], $2::bigint[]) AS k(band, hash)"
+            "    ON b.band = k.band AND b.hash = k.hash WHERE b.created_at > $4)",
+            list(range(similarity.BANDS)),
+            bands,
+            account_id,
+            since,
+        )
+        return [(r["post_id"], r["signature"]) for r in rows]
+
+    async def add_post(
+        self,
+        post_id: int,
+        account_id: int,
+        new: NewPost,
+        category: str,
+        now: datetime,
+        day_slot: int,
+    ) -> asyncpg.Record:
+        attachments = msgspec.to_builtins(
+            {
+                "images": new.images,
+                "products": new.products,
+                "discount": new.discount,
+                "vote": new.vote,
+                "video": new.video,
+            }
+        )
+        row = await self.conn.fetchrow(
+            f"INSERT INTO posts (id, account_id, kind, title, body, category, attachments, "
+            f"created_at, shanghai_day, day_slot) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+            f"$9, $10) RETURNING {POST_COLUMNS}",
+            post_id,
+            account_id,
+            new.kind,
+            new.title,
+            new.body,
+            category,
+            attachments,
+            now,
+            shanghai_day(now),
+            day_slot,
+        )
+        await outbox.enqueue(self.conn, SCHEMA, post_published(row))
+        return row
+
+    async def add_fingerprint(
+        self, post_id: int, account_id: int, fingerprint: similarity.Fingerprint, now: datetime
+    ) -> None:
+        await self.conn.execute(
+            "INSERT INTO fingerprints (post_id, account_id, created_at, signature) "
+            "VALUES ($1, $2, $3, $4)",
+            post_id,
+            account_id,
+            now,
+            fingerprint.signature,
+        )
+        await self.conn.executemany(
+            "INSERT INTO fingerprint_bands (band, hash, post_id, created_at) "
+            "VALUES ($1, $2, $3, $4)",
+            [(band, key, post_id, now) for band, key in enumerate(fingerprint.bands)],
+        )
+
+    async def author_versions(self, account_ids: list[int]) -> dict[int, int]:
+        # Locked: publish holds the author's row while it checks and inserts.
+        rows = await self.conn.fetch(
+            "SELECT id, version FROM authors WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+            account_ids,
+        )
+        return {r["id"]: r["version"] for r in rows}
+
+    async def save_authors(self, latest: list[AccountChanged]) -> None:
+        await self.conn.execute(
+            "INSERT INTO authors (id, kind, category, status, version) "
+            "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
+            "$5::bigint[]) ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, "
+            "category = EXCLUDED.category, status = EXCLUDED.status, "
+            "version = EXCLUDED.version WHERE authors.version < EXCLUDED.version",
+            [int(e.account_id) for e in latest],
+            [e.kind for e in latest],
+            [e.category for e in latest],
+            [e.status for e in latest],
+            [e.version for e in latest],
+        )
+
+    async def retract(self, windows: list[SuspensionWindow], now: datetime) -> list[int]:
+        rows = await self.conn.fetch(
+            "UPDATE posts p SET deleted_at = $4 "
+            "FROM unnest($1::bigint[], $2::timestamptz[], $3::timestamptz[]) "
+            "  AS w(account_id, since, until) "
+            "WHERE p.account_id = w.account_id AND p.created_at >= w.since "
+            "AND (w.until IS NULL OR p.created_at < w.until) AND p.deleted_at IS NULL "
+            "RETURNING p.id, p.account_id, p.category, p.created_at",
+            [w.account_id for w in windows],
+            [w.since for w in windows],
+            [w.until for w in windows],
+            now,
+        )
+        if rows:
+            await outbox.enqueue(self.conn, SCHEMA, *map(post_deleted, rows))
+            log.info(
+                "retracted posts accepted while their account was suspended",
+                extra={"posts": [str(r["id"]) for r in rows]},
             )
-            if row is not None:
-                await outbox.enqueue(conn, SCHEMA, post_deleted(row))
+        return [r["id"] for r in rows]
+
+    async def delete(self, post_id: int, now: datetime) -> None:
+        row = await self.conn.fetchrow(
+            "UPDATE posts SET deleted_at = $2 WHERE id = $1 AND deleted_at IS NULL "
+            "RETURNING id, account_id, category, created_at",
+            post_id,
+            now,
+        )
+        if row is not None:
+            await outbox.enqueue(self.conn, SCHEMA, post_deleted(row))

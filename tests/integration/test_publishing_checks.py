@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from services.publishing import consumer
 from services.publishing.domain import NewPost, PostNotFound
+from services.publishing.service import PostService
 from services.publishing.store import PostStore
 from shared import db
 from shared.events import AccountChanged, PostDeleted
@@ -52,7 +53,9 @@ async def store(stack) -> AsyncIterator[PostStore]:
 def account_loop(stack, store: PostStore) -> ConsumerLoop:
     """Publishing's real consumer loop, driven by the test (no Kafka consumer started)."""
     bootstrap = stack.str("WEITAO_KAFKA_BOOTSTRAP")
-    return ConsumerLoop(bootstrap, consumer.GROUP, consumer.handlers(store), CollectorRegistry())
+    service = PostService(store, IdGenerator(worker=1002), 3, utcnow)
+    handlers = consumer.handlers(service)
+    return ConsumerLoop(bootstrap, consumer.GROUP, handlers, CollectorRegistry())
 
 
 async def accept_while_lagging(store: PostStore, shop: dict, at: datetime) -> int:
@@ -119,7 +122,8 @@ async def test_posts_accepted_after_a_suspension_publishing_had_not_read_are_ret
     # A delete made after both deliveries leaves the outbox after anything they enqueued
     # (one relay, in order, one partition per account), so once it is on Kafka, every
     # retraction is too.
-    await store.delete(int(before["id"]), utcnow())
+    async with store.writing() as tx:
+        await tx.delete(int(before["id"]), utcnow())
     bootstrap = stack.str("WEITAO_KAFKA_BOOTSTRAP")
     deleted = await eventually(
         lambda: events_of_type(bootstrap, {shop["id"]}, PostDeleted),

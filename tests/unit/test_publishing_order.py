@@ -13,64 +13,38 @@ import msgspec
 import pytest
 
 from services.publishing import domain, similarity
-from services.publishing.publish import Publisher
+from services.publishing.service import PostService
 from shared.events import AccountChanged
-from shared.ids import IdGenerator
+from tests.unit.fakes_publishing import FakeIds, FakePostRepository
 
 NOW = datetime(2031, 3, 1, 4, 0, tzinfo=UTC)
 LIMIT = 3
 SHOP, FAN, BANNED, STRANGER = 1, 2, 3, 4
 
 
-class FakeStore:
-    """Authors and post counts in memory, with the store's checks (domain rules)."""
-
-    def __init__(self, steps: list[str]) -> None:
-        self.steps = steps
-        self.authors = {SHOP: ("seller", "active"), FAN: ("consumer", "active")}
-        self.authors[BANNED] = ("seller", "suspended")
-        self.used: dict[int, int] = {}
-
-    def _check(self, account_id: int, now: datetime, daily_limit: int) -> int:
-        kind, status = self.authors.get(account_id, (None, None))
-        domain.check_author(kind, status)
-        used = self.used.get(account_id, 0)
-        domain.check_quota(used, daily_limit, now)
-        return used
-
-    async def check_may_publish(self, account_id: int, now: datetime, daily_limit: int) -> None:
-        self.steps.append("check")
-        await asyncio.sleep(0)  # a database round trip: other requests run meanwhile
-        self._check(account_id, now, daily_limit)
-
-    async def publish(
-        self,
-        post_id: int,
-        account_id: int,
-        new: domain.NewPost,
-        now: datetime,
-        daily_limit: int,
-        fingerprint: similarity.Fingerprint | None,
-    ) -> tuple[dict[str, Any], int]:
-        self.steps.append("insert")
-        await asyncio.sleep(0)
-        used = self._check(account_id, now, daily_limit) + 1
-        self.used[account_id] = used
-        return {"id": post_id}, used
+@pytest.fixture
+def repo() -> FakePostRepository:
+    return FakePostRepository(
+        {
+            SHOP: domain.Author("seller", "home", "active"),
+            FAN: domain.Author("consumer", None, "active"),
+            BANNED: domain.Author("seller", "home", "suspended"),
+        }
+    )
 
 
 @pytest.fixture
-def steps() -> list[str]:
-    return []
+def steps(repo: FakePostRepository) -> list[str]:
+    return repo.steps
 
 
 @pytest.fixture
-def publisher(steps: list[str]) -> Publisher:
+def publisher(repo: FakePostRepository, steps: list[str]) -> PostService:
     def spy_fingerprint(title: str, body: str) -> similarity.Fingerprint | None:
         steps.append("fingerprint")
         return similarity.fingerprint(title, body)
 
-    return Publisher(FakeStore(steps), IdGenerator(worker=7), LIMIT, spy_fingerprint)
+    return PostService(repo, FakeIds(), LIMIT, lambda: NOW, spy_fingerprint)
 
 
 def post(**fields: Any) -> domain.NewPost:
@@ -79,9 +53,9 @@ def post(**fields: Any) -> domain.NewPost:
 
 
 async def test_an_accepted_post_is_checked_then_fingerprinted_then_inserted(publisher, steps):
-    _, used = await publisher.publish(SHOP, post(), NOW)
-    assert used == 1
-    assert steps == ["check", "fingerprint", "insert"]
+    done = await publisher.publish(SHOP, post())
+    assert done.used == 1
+    assert steps == ["read author", "fingerprint", "lock author", "insert"]
 
 
 @pytest.mark.parametrize(
@@ -94,28 +68,28 @@ async def test_an_accepted_post_is_checked_then_fingerprinted_then_inserted(publ
 )
 async def test_a_refused_author_never_costs_a_fingerprint(publisher, steps, account_id, refusal):
     with pytest.raises(refusal):
-        await publisher.publish(account_id, post(), NOW)
+        await publisher.publish(account_id, post())
     assert "fingerprint" not in steps
 
 
 async def test_an_invalid_body_is_refused_before_anything_else(publisher, steps):
     with pytest.raises(domain.InvalidPost):
-        await publisher.publish(SHOP, post(kind="vote"), NOW)
+        await publisher.publish(SHOP, post(kind="vote"))
     assert steps == []
 
 
 async def test_over_the_quota_never_costs_a_fingerprint(publisher, steps):
     for _ in range(LIMIT):
-        await publisher.publish(SHOP, post(), NOW)
+        await publisher.publish(SHOP, post())
     steps.clear()
     with pytest.raises(domain.DailyQuotaExceeded):
-        await publisher.publish(SHOP, post(), NOW)
+        await publisher.publish(SHOP, post())
     assert "fingerprint" not in steps
 
 
 async def test_a_burst_of_one_account_fingerprints_only_the_posts_it_accepts(publisher, steps):
     results = await asyncio.gather(
-        *(publisher.publish(SHOP, post(), NOW) for _ in range(12)), return_exceptions=True
+        *(publisher.publish(SHOP, post()) for _ in range(12)), return_exceptions=True
     )
     accepted = [r for r in results if not isinstance(r, BaseException)]
     refused = [r for r in results if isinstance(r, domain.DailyQuotaExceeded)]

@@ -1,0 +1,196 @@
+"""Publishing's use cases: publish, delete, and learn of account changes. They decide;
+the ports below (PostStore in production, fakes in tests) read, lock and write.
+
+A publish runs in the order that keeps refusals cheap: the body, then the author and the
+quota, and only then the near-copy fingerprint (tens of ms of CPU on a long text) and
+the insert. A request refused for who sent it never pays for the fingerprint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from services.publishing import domain, similarity
+from shared.auth import Principal, require_actor
+from shared.events import AccountChanged, newest_per_entity
+
+Fingerprinter = Callable[[str, str], similarity.Fingerprint | None]
+PostRow = Mapping[str, Any]  # a post's columns (store.POST_COLUMNS)
+COPY_WINDOW = timedelta(days=30)  # API.md: copies of posts of the last 30 days are refused
+
+
+class PostTransaction(Protocol):
+    """What the use cases read and write inside one transaction (or, reading, none)."""
+
+    async def author(self, account_id: int, *, lock: bool) -> domain.Author | None:
+        """The author; with `lock`, its row stays locked to the commit (one publish at a time)."""
+
+    async def posts_on(self, account_id: int, day: date) -> int:
+        """How many posts the account published on a Shanghai day, deleted ones included."""
+
+    async def copy_candidates(
+        self, account_id: int, bands: list[int], since: datetime
+    ) -> list[tuple[int, list[int]]]:
+        """(post id, signature) of other accounts' live posts since `since` sharing a band."""
+
+    async def add_post(
+        self,
+        post_id: int,
+        account_id: int,
+        new: domain.NewPost,
+        category: str,
+        now: datetime,
+        day_slot: int,
+    ) -> PostRow:
+        """Inserts a post in its quota slot of the day and enqueues post.published."""
+
+    async def add_fingerprint(
+        self, post_id: int, account_id: int, fingerprint: similarity.Fingerprint, now: datetime
+    ) -> None:
+        """Indexes a post's fingerprint for later near-copy lookups."""
+
+    async def author_versions(self, account_ids: list[int]) -> dict[int, int]:
+        """The known version of each account, its author row locked to the commit."""
+
+    async def save_authors(self, latest: list[AccountChanged]) -> None:
+        """Stores each account's state unless a newer version is already stored."""
+
+    async def retract(self, windows: list[domain.SuspensionWindow], now: datetime) -> list[int]:
+        """Deletes (with post.deleted) the live posts accepted inside the windows; their ids."""
+
+    async def delete(self, post_id: int, now: datetime) -> None:
+        """Marks a live post deleted and enqueues post.deleted; a deleted one: no-op."""
+
+
+class PostRepository(Protocol):
+    """Where transactions come from."""
+
+    def reading(self) -> AbstractAsyncContextManager[PostTransaction]:
+        """Reads without a transaction or locks."""
+
+    def writing(self) -> AbstractAsyncContextManager[PostTransaction]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+
+    async def author_id(self, post_id: int) -> int:
+        """The account that wrote a post, deleted or not; PostNotFound when none did."""
+
+
+class IdSource(Protocol):
+    def next_id(self) -> int:
+        """A new unique 64-bit id."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """An accepted post with the quota of its day."""
+
+    post: PostRow
+    used: int
+    limit: int
+    resets_at: datetime
+
+
+async def standing(
+    tx: PostTransaction, account_id: int, now: datetime, daily_limit: int, *, lock: bool
+) -> tuple[domain.Author, int]:
+    """The author and its posts of the Shanghai day, once both rules allow one more."""
+    author = domain.check_author(await tx.author(account_id, lock=lock))
+    used = await tx.posts_on(account_id, domain.shanghai_day(now))
+    domain.check_quota(used, daily_limit, now)
+    return author, used
+
+
+async def write_post(
+    tx: PostTransaction,
+    post_id: int,
+    account_id: int,
+    new: domain.NewPost,
+    now: datetime,
+    daily_limit: int,
+    fingerprint: similarity.Fingerprint | None,
+) -> tuple[PostRow, int]:
+    """Checks the author and quota again under the author's lock, refuses near-copies of
+    other accounts' posts, stores the post; returns it with the quota used today."""
+    author, used = await standing(tx, account_id, now, daily_limit, lock=True)
+    if fingerprint is not None:
+        since = now - COPY_WINDOW
+        candidates = await tx.copy_candidates(account_id, fingerprint.bands, since)
+        domain.refuse_near_copy(fingerprint.signature, candidates)
+    category = new.category or author.category or "other"
+    # The author lock serialises one account's publishes, so the count cannot be raced;
+    # the unique day slot backs that up inside the table itself.
+    row = await tx.add_post(post_id, account_id, new, category, now, used + 1)
+    if fingerprint is not None:
+        await tx.add_fingerprint(post_id, account_id, fingerprint, now)
+    return row, used + 1
+
+
+class PostService:
+    def __init__(
+        self,
+        posts: PostRepository,
+        ids: IdSource,
+        daily_limit: int,
+        clock: Callable[[], datetime],
+        fingerprint: Fingerprinter = similarity.fingerprint,
+    ) -> None:
+        self.posts = posts
+        self.ids = ids
+        self.daily_limit = daily_limit
+        self.clock = clock
+        self.fingerprint = fingerprint
+        # One account's requests take turns in this process, so a burst of them checks
+        # the quota one after another: only those that will be inserted get fingerprinted.
+        self._turns: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def publish(self, account_id: int, new: domain.NewPost) -> Published:
+        """Stores a valid post of an author in good standing within the quota. Raises the
+        domain error of the first rule broken."""
+        now = self.clock()
+        domain.check_post(new, now)
+        async with self._turn(account_id):
+            async with self.posts.reading() as tx:  # the cheap early answer, nothing locked
+                await standing(tx, account_id, now, self.daily_limit, lock=False)
+            # Pure CPU work: off the event loop's own turn.
+            fingerprint = await asyncio.to_thread(self.fingerprint, new.title, new.body)
+            async with self.posts.writing() as tx:
+                row, used = await write_post(
+                    tx, self.ids.next_id(), account_id, new, now, self.daily_limit, fingerprint
+                )
+        return Published(row, used, self.daily_limit, domain.quota_resets_at(now))
+
+    async def delete(self, post_id: int, caller: Principal) -> None:
+        """Deletes a post for its author, a service or staff; deleting it again: no-op."""
+        require_actor(caller, await self.posts.author_id(post_id), staff_too=True)
+        async with self.posts.writing() as tx:
+            await tx.delete(post_id, self.clock())
+
+    async def apply_accounts(self, changes: list[domain.AccountChange]) -> list[int]:
+        """Keeps the newest known state of each account (older or repeated changes: no-op)
+        and retracts the posts accepted while a newly learnt suspension lasted; their ids.
+
+        Publishing learns of a suspension from Kafka, so its copy of the account lags by
+        design (a publish must not wait for, or call, accounts): a post accepted in that
+        lag was never allowed. Its post.deleted takes it out of every feed for good, so an
+        unsuspension does not bring it back; a redelivered suspension finds nothing left.
+        """
+        latest = newest_per_entity([c.event for c in changes])
+        async with self.posts.writing() as tx:
+            # The author locks order this against write_post(): a post committed before
+            # them is retracted below, one checked after them sees the suspension.
+            known = await tx.author_versions([int(e.account_id) for e in latest])
+            windows = domain.suspension_windows(changes, known)
+            await tx.save_authors(latest)
+            return await tx.retract(windows, self.clock()) if windows else []
+
+    def _turn(self, account_id: int) -> asyncio.Lock:
+        turn = self._turns.get(account_id)
+        if turn is None:
+            turn = self._turns[account_id] = asyncio.Lock()
+        return turn
