@@ -15,7 +15,7 @@ CONSUMERS = web.AppKey("fanout_consumers", list)
 async def rebuild_feed(request: web.Request) -> web.Response:
     require_role(principal(request), "staff", "service")
     user_id = path_id(request, "user_id")
-    size = await request.app[HANDLERS].rebuild(user_id)
+    size = await request.app[HANDLERS].fanout.rebuild(user_id)
     return json_response({"user_id": str(user_id), "entries": size}, 202)
 
 
@@ -25,8 +25,8 @@ async def stats(request: web.Request) -> web.Response:
         {
             "consumer_lag": {loop.group: await loop.lag() for loop in request.app[CONSUMERS]},
             "deliveries": request.app[HANDLERS].delivered,
-            "pull_threshold": request.app[HANDLERS].pull_threshold,
-            "chunk_size": request.app[HANDLERS].chunk_size,
+            "pull_threshold": request.app[HANDLERS].fanout.pull_threshold,
+            "chunk_size": request.app[HANDLERS].fanout.chunk_size,
         }
     )
 

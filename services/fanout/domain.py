@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
+from shared.events import AccountChanged
+
 # Followers per server-side script call: large enough that the Python client's per-call
 # cost is amortised, small enough that one call blocks Redis for only a few milliseconds.
 PUSH_BATCH = 1000
@@ -22,6 +24,49 @@ REBUILDS_AT_ONCE = 4
 # An account in pull mode goes back to push only below this share of the threshold, so
 # an account hovering around the threshold does not flip on every follow.
 PUSH_AGAIN_BELOW = 0.9
+
+
+@dataclass(frozen=True)
+class AccountMode:
+    """How an account's posts reach its followers: pushed, or pulled at read time."""
+
+    followers: int  # the account's active followers
+    pull: bool  # whether the account is currently pulled at read time
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """An account as the projection holds it after a batch of follows."""
+
+    followers: int
+    pull: bool
+    copy_pending: bool  # switched to push, its last timeline copy not known to be done
+    suspended: bool
+
+
+@dataclass(frozen=True)
+class FollowsApplied:
+    """The follows of a batch that are the stored state, and their accounts after it."""
+
+    current: list[tuple[int, int, bool]]  # (account, user, following) of the stored state
+    accounts: dict[int, AccountState]  # each account of `current`, after the batch
+
+
+@dataclass(frozen=True)
+class AccountApplied:
+    """An account event that is the stored state."""
+
+    event: AccountChanged  # the stored state of the account
+    flipped: bool  # this delivery changed whether the account is suspended
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A post in a timeline: id, publish time (ms) and category."""
+
+    post_id: bytes
+    score: float
+    category: str
 
 
 @dataclass(frozen=True)

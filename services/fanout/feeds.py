@@ -8,11 +8,11 @@ of a user who stops reading all expire together, category feeds and rebuilt feed
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from services.fanout.domain import (
     PUSH_BATCH,
     REBUILD_ACCOUNTS_PER_READ,
+    Entry,
     NewestEntries,
     merge_newest,
 )
@@ -120,15 +120,6 @@ end
 return 0
 """
 )
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A post in a timeline: id, publish time (ms) and category."""
-
-    post_id: bytes
-    score: float
-    category: str
 
 
 class FeedWriter:

@@ -11,43 +11,23 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import asyncpg
 
-from services.fanout.domain import EVERY_FOLLOWER, ChunkBounds
+from services.fanout.domain import (
+    EVERY_FOLLOWER,
+    AccountApplied,
+    AccountMode,
+    AccountState,
+    ChunkBounds,
+    FollowsApplied,
+)
 from shared.events import AccountChanged, FollowChanged, newest_per_entity
 
 
-@dataclass(frozen=True)
-class AccountMode:
-    """How an account's posts reach its followers: pushed, or pulled at read time."""
-
-    followers: int  # the account's active followers
-    pull: bool  # whether the account is currently pulled at read time
-
-
-@dataclass(frozen=True)
-class AccountState:
-    followers: int
-    pull: bool
-    copy_pending: bool  # switched to push, its last timeline copy not known to be done
-    suspended: bool
-
-
-@dataclass(frozen=True)
-class FollowsApplied:
-    current: list[tuple[int, int, bool]]  # (account, user, following) of the stored state
-    accounts: dict[int, AccountState]  # each account of `current`, after the batch
-
-
-@dataclass(frozen=True)
-class AccountApplied:
-    event: AccountChanged  # the stored state of the account
-    flipped: bool  # this delivery changed whether the account is suspended
-
-
 class Projection:
+    """The follow projection in Postgres (the fanout schema)."""
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 

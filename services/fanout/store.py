@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncpg
 
-from services.fanout.feeds import Entry, FeedWriter
-from services.fanout.projection import AccountMode, AccountState, FollowsApplied, Projection
+from services.fanout.domain import AccountMode, AccountState, Entry, FollowsApplied
+from services.fanout.feeds import FeedWriter
+from services.fanout.projection import Projection
 from shared.feedkeys import PULL_ACCOUNTS
 from shared.redis_cluster import AnyRedis
 

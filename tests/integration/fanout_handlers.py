@@ -135,9 +135,9 @@ async def delivered_after_a_failure(make, client: FlakyRedis, handle: str, event
     """Delivers `events` to a handler whose Redis fails once, then again (a redelivery)."""
     flaky = make(client)
     with pytest.raises(RedisConnectionError):
-        await getattr(flaky, handle)(events)
+        await getattr(flaky.fanout, handle)(events)
     assert client.calls >= client.nth, "the Redis step never ran"
-    await getattr(flaky, handle)(events)
+    await getattr(flaky.fanout, handle)(events)
 
 
 async def pulled_shop(make, redis, posts: int) -> tuple[int, list[bytes], list[int]]:
@@ -145,6 +145,6 @@ async def pulled_shop(make, redis, posts: int) -> tuple[int, list[bytes], list[i
     handlers = make(pull_threshold=2)
     shop, post_ids = await shop_with_posts(handlers, posts)
     fans = await active_users(redis, 2)
-    await handlers.on_follows_changed([follow(f, shop, True, 1) for f in fans])
+    await handlers.fanout.follows_changed([follow(f, shop, True, 1) for f in fans])
     assert await redis.sismember(PULL_ACCOUNTS, str(shop))
     return shop, post_ids, fans

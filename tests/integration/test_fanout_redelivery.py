@@ -33,7 +33,7 @@ async def test_a_redelivered_follow_backfills_the_feed(make, redis):
     shop, posts = await shop_with_posts(make(), 3)
     (fan,) = await active_users(redis, 1)
     flaky = FlakyRedis(redis, "pipeline")
-    await delivered_after_a_failure(make, flaky, "on_follows_changed", [follow(fan, shop, True, 1)])
+    await delivered_after_a_failure(make, flaky, "follows_changed", [follow(fan, shop, True, 1)])
     assert await feed(redis, fan) == posts
 
 
@@ -41,12 +41,10 @@ async def test_a_redelivered_unfollow_takes_the_posts_out(make, redis):
     handlers = make()
     shop, posts = await shop_with_posts(handlers, 3)
     (fan,) = await active_users(redis, 1)
-    await handlers.on_follows_changed([follow(fan, shop, True, 1)])
+    await handlers.fanout.follows_changed([follow(fan, shop, True, 1)])
     assert await feed(redis, fan) == posts
     flaky = FlakyRedis(redis, "pipeline")
-    await delivered_after_a_failure(
-        make, flaky, "on_follows_changed", [follow(fan, shop, False, 2)]
-    )
+    await delivered_after_a_failure(make, flaky, "follows_changed", [follow(fan, shop, False, 2)])
     assert await feed(redis, fan) == []
 
 
@@ -54,13 +52,13 @@ async def test_a_redelivered_unsuspension_puts_every_post_back(make, redis):
     handlers = make()
     shop, posts = await shop_with_posts(handlers, 60)  # more than a follow's backfill
     (fan,) = await active_users(redis, 1)
-    await handlers.on_accounts_changed([account_event(shop, "active", "created", 1)])
-    await handlers.on_follows_changed([follow(fan, shop, True, 1)])
-    await handlers.on_accounts_changed([account_event(shop, "suspended", "suspended", 2)])
+    await handlers.fanout.accounts_changed([account_event(shop, "active", "created", 1)])
+    await handlers.fanout.follows_changed([follow(fan, shop, True, 1)])
+    await handlers.fanout.accounts_changed([account_event(shop, "suspended", "suspended", 2)])
     assert await feed(redis, fan) == []
     flaky = FlakyRedis(redis, "pipeline")
     unsuspended = [account_event(shop, "active", "unsuspended", 3)]
-    await delivered_after_a_failure(make, flaky, "on_accounts_changed", unsuspended)
+    await delivered_after_a_failure(make, flaky, "accounts_changed", unsuspended)
     assert await feed(redis, fan) == posts
 
 
@@ -68,10 +66,10 @@ async def test_a_redelivered_suspension_takes_the_posts_out(make, redis):
     handlers = make()
     shop, _ = await shop_with_posts(handlers, 3)
     (fan,) = await active_users(redis, 1)
-    await handlers.on_follows_changed([follow(fan, shop, True, 1)])
+    await handlers.fanout.follows_changed([follow(fan, shop, True, 1)])
     flaky = FlakyRedis(redis, "pipeline")
     suspended = [account_event(shop, "suspended", "suspended", 2)]
-    await delivered_after_a_failure(make, flaky, "on_accounts_changed", suspended)
+    await delivered_after_a_failure(make, flaky, "accounts_changed", suspended)
     assert await feed(redis, fan) == []
 
 
@@ -79,12 +77,12 @@ async def test_a_redelivered_follow_that_crosses_the_threshold_switches_to_pull(
     handlers = make(pull_threshold=2)
     shop, _ = await shop_with_posts(handlers, 3)
     first, second = await active_users(redis, 2)
-    await handlers.on_follows_changed([follow(first, shop, True, 1)])
+    await handlers.fanout.follows_changed([follow(first, shop, True, 1)])
     flaky = FlakyRedis(redis, "sadd")  # the pull set's write fails
     await delivered_after_a_failure(
         lambda client: make(client, pull_threshold=2),
         flaky,
-        "on_follows_changed",
+        "follows_changed",
         [follow(second, shop, True, 1)],
     )
     assert await pool.fetchval("SELECT pull FROM account_modes WHERE account_id = $1", shop)
@@ -99,7 +97,7 @@ async def test_a_redelivered_unfollow_that_drops_below_the_threshold_switches_to
     await delivered_after_a_failure(
         lambda client: make(client, pull_threshold=2),
         flaky,
-        "on_follows_changed",
+        "follows_changed",
         [follow(leaves, shop, False, 2)],
     )
     assert not await redis.sismember(PULL_ACCOUNTS, str(shop))
@@ -124,7 +122,7 @@ async def test_a_switch_to_push_interrupted_after_postgres_still_copies_late_pos
     await delivered_after_a_failure(
         lambda client: make(client, pull_threshold=2),
         flaky,
-        "on_follows_changed",
+        "follows_changed",
         [follow(leaves, shop, False, 2)],
     )
     assert await feed(redis, stays) == [str(late).encode(), *posts]

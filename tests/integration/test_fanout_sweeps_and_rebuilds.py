@@ -43,7 +43,7 @@ async def test_a_pulled_account_is_suspended_without_touching_any_feed(make, red
     pushed_before = await handlers.store.timeline(shop, CAP)
     await handlers.store.add_entries(fans, pushed_before, only_active=True)
     flaky = FlakyRedis(redis, "pipeline")  # any feed write would fail the handler
-    await make(flaky, pull_threshold=2).on_accounts_changed(
+    await make(flaky, pull_threshold=2).fanout.accounts_changed(
         [account_event(shop, "suspended", "suspended", 2)]
     )
     assert flaky.calls == 0
@@ -56,25 +56,25 @@ async def test_a_big_accounts_suspension_and_reinstatement_go_in_chunks_to_the_w
     handlers = make(chunk_size=2)
     shop, posts = await shop_with_posts(handlers, 60)
     fans = await active_users(redis, 5)
-    await handlers.on_follows_changed([follow(f, shop, True, 1) for f in fans])
+    await handlers.fanout.follows_changed([follow(f, shop, True, 1) for f in fans])
     await handlers.store.add_entries(fans, await handlers.store.timeline(shop, CAP), True)
 
-    await handlers.on_accounts_changed([account_event(shop, "suspended", "suspended", 2)])
+    await handlers.fanout.accounts_changed([account_event(shop, "suspended", "suspended", 2)])
     chunks = handlers.producer.sent  # type: ignore[attr-defined]
     assert [type(c) for c in chunks] == [FeedSweep] * 3  # 2 + 2 + the open rest
     assert [await feed(redis, f) for f in fans] == [posts] * len(fans)  # nothing done inline
     flaky = make(FlakyRedis(redis, "pipeline"), chunk_size=2)
     with pytest.raises(RedisConnectionError):
-        await flaky.on_sweep(chunks[0])
+        await flaky.fanout.sweep(chunks[0])
     for chunk in chunks:  # the failed one redelivered, and the others
-        await flaky.on_sweep(chunk)
+        await flaky.fanout.sweep(chunk)
     assert [await feed(redis, f) for f in fans] == [[]] * len(fans)
 
-    await handlers.on_accounts_changed([account_event(shop, "active", "unsuspended", 3)])
+    await handlers.fanout.accounts_changed([account_event(shop, "active", "unsuspended", 3)])
     restore = chunks[3:]
     assert len(restore) == 3 and not any(c.suspended for c in restore)
     for chunk in [*chunks[:3], *restore]:  # the stale removal chunks are skipped
-        await handlers.on_sweep(chunk)
+        await handlers.fanout.sweep(chunk)
     assert [await feed(redis, f) for f in fans] == [posts] * len(fans)
 
 
@@ -82,7 +82,7 @@ async def test_every_feed_key_written_expires_with_its_users_marker(make, redis)
     handlers = make()
     shop, _ = await shop_with_posts(handlers, 3)
     (fan,) = await active_users(redis, 1)
-    await handlers.on_follows_changed([follow(fan, shop, True, 1)])  # a backfill
+    await handlers.fanout.follows_changed([follow(fan, shop, True, 1)])  # a backfill
     await handlers.store.push(ids.next_id(), "home", BASE_MS + 50, [fan])  # a new category
     marker_ms = await redis.pttl(seen_key(fan))
     for key in (feed_key(fan), feed_key(fan, "beauty"), feed_key(fan, "home")):
@@ -94,9 +94,9 @@ async def test_a_rebuilt_feed_expires_with_its_users_marker(make, redis):
     handlers = make()
     shop, posts = await shop_with_posts(handlers, 3)
     fan = ids.next_id()
-    await handlers.on_follows_changed([follow(fan, shop, True, 1)])
+    await handlers.fanout.follows_changed([follow(fan, shop, True, 1)])
     await redis.set(seen_key(fan), SEEN_PENDING, ex=600)  # came back after a while
-    assert await handlers.rebuild(fan) == 3
+    assert await handlers.fanout.rebuild(fan) == 3
     assert await feed(redis, fan) == posts
     for key in all_feed_keys(fan):
         if await redis.exists(key):
@@ -122,10 +122,10 @@ async def test_a_rebuild_of_a_user_following_many_accounts_keeps_the_newest_cap(
             await handlers.store.add_to_timeline(shop, category, post, score)
             expected.append((score, str(post).encode(), category))
     fan = ids.next_id()
-    await handlers.on_follows_changed([follow(fan, s, True, 1) for s in shops])
+    await handlers.fanout.follows_changed([follow(fan, s, True, 1) for s in shops])
     await redis.set(seen_key(fan), SEEN_PENDING, ex=600)
 
-    assert await handlers.rebuild(fan) == cap
+    assert await handlers.fanout.rebuild(fan) == cap
     newest = sorted(expected, reverse=True)[:cap]
     assert await feed(redis, fan) == [post for _, post, _ in newest]
     assert await redis.zrange(feed_key(fan, "home"), 0, -1, desc=True) == [
