@@ -4,6 +4,7 @@ newest first, the unread count, and marking them read. The user itself or a serv
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import msgspec
 from aiohttp import web
@@ -59,7 +60,7 @@ class UnreadCount(msgspec.Struct):
 class ReadUpTo(msgspec.Struct, forbid_unknown_fields=True):
     """Marks read every group whose last event is at or before `up_to`."""
 
-    up_to: datetime
+    up_to: Annotated[datetime, msgspec.Meta(extra_json_schema={"format": "date-time"})]
 
 
 def _position(cursor: list[int] | None) -> tuple[datetime, int] | None:

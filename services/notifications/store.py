@@ -91,7 +91,7 @@ async def _apply_change(conn: asyncpg.Connection, c: Change) -> None:
     active = await conn.fetch(_ACTIVE_ROWS, c.recipient, c.kind, c.post_id, c.actor)
     if c.step == "unset":
         for row in active:
-            await _set_weight(conn, row["group_id"], c, 0)
+            await _set_weight(conn, row["group_id"], c, row["weight"], 0)
         return
     if c.step == "set" and active:
         return  # already counted: a re-like, a moved vote, a repeated follow
@@ -101,7 +101,7 @@ async def _apply_change(conn: asyncpg.Connection, c: Change) -> None:
         group_id,
         c.actor,
     )
-    await _set_weight(conn, group_id, c, weight_after(weight or 0, c.step))
+    await _set_weight(conn, group_id, c, weight or 0, weight_after(weight or 0, c.step))
     if c.comment_id is not None:
         await conn.execute(
             "INSERT INTO comment_groups (comment_id, group_id, actor_id) VALUES ($1, $2, $3) "
@@ -141,14 +141,11 @@ async def _group_for(conn: asyncpg.Connection, c: Change) -> int:
     )
 
 
-async def _set_weight(conn: asyncpg.Connection, group_id: int, c: Change, weight: int) -> None:
-    """Sets the actor's weight in the group; the group's actor count follows, and an
-    actor coming in stretches the group's span to the change's time."""
-    before = await conn.fetchval(
-        "SELECT weight FROM group_actors WHERE group_id = $1 AND actor_id = $2",
-        group_id,
-        c.actor,
-    )
+async def _set_weight(
+    conn: asyncpg.Connection, group_id: int, c: Change, before: int, weight: int
+) -> None:
+    """Sets the actor's weight in the group from `before`; the group's actor count
+    follows, and a weight that grows stretches the group's span to the change's time."""
     await conn.execute(
         "INSERT INTO group_actors (group_id, actor_id, weight, at, source) "
         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (group_id, actor_id) DO UPDATE SET "
@@ -161,9 +158,8 @@ async def _set_weight(conn: asyncpg.Connection, group_id: int, c: Change, weight
         c.at,
         c.source,
     )
-    counted_before, counted_now = (before or 0) > 0, weight > 0
-    delta = int(counted_now) - int(counted_before)
-    if weight > (before or 0):
+    delta = int(weight > 0) - int(before > 0)
+    if weight > before:
         await conn.execute(
             "UPDATE groups SET actors = actors + $2, first_at = least(first_at, $3), "
             "last_at = greatest(last_at, $3) WHERE id = $1",
@@ -187,4 +183,6 @@ async def _remove_comment(conn: asyncpg.Connection, c: Change) -> None:
         counted["group_id"],
         c.actor,
     )
-    await _set_weight(conn, counted["group_id"], c, weight_after(weight or 0, "remove"))
+    await _set_weight(
+        conn, counted["group_id"], c, weight or 0, weight_after(weight or 0, "remove")
+    )
