@@ -5,6 +5,7 @@ official ranking (incremental, every second) and Swing's related accounts."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -27,7 +28,12 @@ SCHEMA = "insights"
 POOL = web.AppKey("insights_pool", asyncpg.Pool)
 REDIS = web.AppKey("insights_redis", AnyRedis)
 LOOP = web.AppKey("insights_consumer", consumer.IdentifiedLoop)
+INGEST = web.AppKey("insights_ingest", IngestStore)
 JUDGE_IDLE_S = 0.5  # the judge's pause when no follows await judgement
+# Event ids are kept a day longer than Kafka keeps events (log.retention.hours=168 in
+# the local stack; set it to the deployment's retention): older ones cannot come again.
+EVENT_IDS_KEPT = timedelta(days=8)
+FORGET_EVERY_S = 600.0
 
 
 def create_app(config: InsightsConfig) -> web.Application:
@@ -40,7 +46,8 @@ def create_app(config: InsightsConfig) -> web.Application:
         app[api.OFFICIAL] = OfficialRanking(pool, redis, config.official_days)
         app[api.ASSOCIATED] = Associated(pool, redis, config.swing_days)
         app[api.SUSPICION] = SuspicionDetector(pool)
-        handlers = consumer.InsightsHandlers(IngestStore(pool), app[api.OFFICIAL])
+        app[INGEST] = IngestStore(pool)
+        handlers = consumer.InsightsHandlers(app[INGEST], app[api.OFFICIAL])
         app[LOOP] = consumer.IdentifiedLoop(
             bootstrap,
             consumer.GROUP,
@@ -64,6 +71,12 @@ def create_app(config: InsightsConfig) -> web.Application:
             if not await app[api.SUSPICION].judge_pending():
                 await asyncio.sleep(JUDGE_IDLE_S)
 
+    async def forget_old_event_ids(app: web.Application) -> None:
+        while True:
+            while await app[INGEST].forget_old_event_ids(EVENT_IDS_KEPT):
+                pass
+            await asyncio.sleep(FORGET_EVERY_S)
+
     async def refresh_swing(app: web.Application) -> None:
         while True:
             await app[api.ASSOCIATED].refresh(utcnow())
@@ -81,6 +94,7 @@ def create_app(config: InsightsConfig) -> web.Application:
             runtime.background("official-refresh", refresh_official),
             runtime.background("swing-refresh", refresh_swing),
             runtime.background("fake-follower-judge", judge_followers),
+            runtime.background("event-id-expiry", forget_old_event_ids),
         ]
     )
     return app

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -70,6 +70,16 @@ UPSERT_POST_USER = _upsert_adding(
 class IngestStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
+
+    async def forget_old_event_ids(self, older_than: timedelta) -> int:
+        """Drops claims older than `older_than` (longer than Kafka keeps events, so no
+        redelivery can bring them back), a bounded batch at a time; how many went."""
+        status = await self.pool.execute(
+            "DELETE FROM seen_events WHERE event_id IN (SELECT event_id FROM seen_events "
+            "WHERE seen_at < now() - $1::interval LIMIT 10000)",
+            older_than,
+        )
+        return int(status.split()[-1])
 
     @staticmethod
     async def _claim(conn: asyncpg.Connection, batch: Sequence[Delivered]) -> list[Contract]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,12 @@ async def test_replaying_a_days_events_into_an_empty_schema_gives_the_same_numbe
         start += size
     assert await reader.account_days(int(shop), 1, today) == once
     assert await reader.post_totals(int(post)) == EXPECTED_POST
+
+
+async def test_claims_older_than_kafka_keeps_events_are_forgotten(scratch_insights):
+    await scratch_insights.execute(
+        "INSERT INTO seen_events VALUES ('old', now() - interval '9 days'), ('new', now())"
+    )
+    store = IngestStore(scratch_insights)
+    assert await store.forget_old_event_ids(timedelta(days=8)) == 1
+    assert await scratch_insights.fetchval("SELECT array_agg(event_id) FROM seen_events") == ["new"]
