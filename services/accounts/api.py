@@ -1,22 +1,25 @@
 """Accounts HTTP handlers (API.md "accounts"): sign-up, lookups, invitations, suspension;
-the app keys and error statuses every accounts handler shares (follows: follow_api)."""
+the app keys and error statuses every accounts handler shares (follows: follow_api).
+Each decodes, calls a use case (service.py) or a read of a store, and encodes with the
+Structs /openapi.json documents."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-import asyncpg
 import msgspec
 from aiohttp import web
 
 from services.accounts import domain
 from services.accounts.config import AccountsConfig
 from services.accounts.follow_store import FollowStore
+from services.accounts.service import AccountRow, AccountService
 from services.accounts.store import AccountStore
 from shared.auth import require_role
 from shared.errors import ApiError, DomainError
 from shared.ids import IdGenerator
-from shared.timeutil import rfc3339, utcnow
+from shared.timeutil import rfc3339
 from shared.web import (
     Param,
     Route,
@@ -30,6 +33,7 @@ from shared.web import (
 
 STORE = web.AppKey("accounts_store", AccountStore)
 FOLLOWS = web.AppKey("accounts_follows", FollowStore)
+SERVICE = web.AppKey("accounts_service", AccountService)
 CONFIG = web.AppKey("accounts_config", AccountsConfig)
 IDS = web.AppKey("accounts_ids", IdGenerator)
 
@@ -69,18 +73,30 @@ class InvitationOut(msgspec.Struct):
     kinds: list[str]
 
 
-def account_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": str(row["id"]),
-        "handle": row["handle"],
-        "kind": row["kind"],
-        "display_name": row["display_name"],
-        "category": row["category"],
-        "status": row["status"],
-        "followers_count": row["followers_count"],
-        "following_count": row["following_count"],
-        "created_at": rfc3339(row["created_at"]),
-    }
+def account_of(row: AccountRow) -> Account:
+    """An account row (store.ACCOUNT_COLUMNS) as the API shows it."""
+    return Account(
+        id=str(row["id"]),
+        handle=row["handle"],
+        kind=row["kind"],
+        display_name=row["display_name"],
+        category=row["category"],
+        status=row["status"],
+        followers_count=row["followers_count"],
+        following_count=row["following_count"],
+        created_at=rfc3339(row["created_at"]),
+    )
+
+
+def invitation_of(row: Mapping[str, Any]) -> InvitationOut:
+    """An invitation row as the API shows it."""
+    return InvitationOut(
+        code=row["code"],
+        max_uses=row["max_uses"],
+        uses=row["uses"],
+        expires_at=rfc3339(row["expires_at"]) if row["expires_at"] else None,
+        kinds=list(row["kinds"]),
+    )
 
 
 # ---------------------------------------------------------------- accounts
@@ -89,14 +105,13 @@ def account_json(row: asyncpg.Record) -> dict[str, Any]:
 async def create_account(request: web.Request) -> web.Response:
     require_role(principal(request), "service", "staff")
     new = await read_body(request, domain.NewAccount)
-    domain.check_new_account(new)
-    row = await request.app[STORE].create_account(request.app[IDS].next_id(), new, utcnow())
-    return json_response(account_json(row), 201)
+    row = await request.app[SERVICE].create_account(new)
+    return json_response(msgspec.to_builtins(account_of(row)), 201)
 
 
 async def get_account(request: web.Request) -> web.Response:
     row = await request.app[STORE].account(path_id(request, "id"))
-    return json_response(account_json(row))
+    return json_response(msgspec.to_builtins(account_of(row)))
 
 
 async def get_account_by_handle(request: web.Request) -> web.Response:
@@ -104,39 +119,26 @@ async def get_account_by_handle(request: web.Request) -> web.Response:
     if not domain.valid_handle(handle):
         raise ApiError(404, "not_found", "account not found")  # no such handle can exist
     row = await request.app[STORE].account_by_handle(handle)
-    return json_response(account_json(row))
+    return json_response(msgspec.to_builtins(account_of(row)))
 
 
 async def create_invitation(request: web.Request) -> web.Response:
     caller = principal(request)
     require_role(caller, "staff")
     new = await read_body(request, domain.NewInvitation)
-    domain.check_new_invitation(new)
-    kinds = sorted(set(new.kinds)) if new.kinds else list(domain.OPERATOR_KINDS)
-    row = await request.app[STORE].create_invitation(
-        domain.new_invitation_code(), new.max_uses, new.expires_at, kinds, caller.sub
-    )
-    return json_response(
-        {
-            "code": row["code"],
-            "max_uses": row["max_uses"],
-            "uses": row["uses"],
-            "expires_at": rfc3339(row["expires_at"]) if row["expires_at"] else None,
-            "kinds": list(row["kinds"]),
-        },
-        201,
-    )
+    row = await request.app[SERVICE].create_invitation(new, caller.sub)
+    return json_response(msgspec.to_builtins(invitation_of(row)), 201)
 
 
 async def suspend(request: web.Request) -> web.Response:
     require_role(principal(request), "staff")
-    await request.app[STORE].set_status(path_id(request, "id"), "suspended")
+    await request.app[SERVICE].set_status(path_id(request, "id"), "suspended")
     return no_content()
 
 
 async def unsuspend(request: web.Request) -> web.Response:
     require_role(principal(request), "staff")
-    await request.app[STORE].set_status(path_id(request, "id"), "active")
+    await request.app[SERVICE].set_status(path_id(request, "id"), "active")
     return no_content()
 
 

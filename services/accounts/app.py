@@ -10,9 +10,11 @@ from aiohttp import web
 from services.accounts import api, bulk_api, follow_api
 from services.accounts.config import AccountsConfig
 from services.accounts.follow_store import FollowStore
+from services.accounts.service import AccountService
 from services.accounts.store import SCHEMA, AccountStore
 from shared import logs, runtime
 from shared.outbox import OutboxRelay
+from shared.timeutil import utcnow
 from shared.web import METRICS, build_app
 
 POOL = web.AppKey("accounts_pool", asyncpg.Pool)
@@ -29,7 +31,10 @@ def create_app(config: AccountsConfig) -> web.Application:
 
     async def store(app: web.Application):
         app[api.STORE] = AccountStore(app[POOL])
-        app[api.FOLLOWS] = FollowStore(app[POOL], config.following_limit)
+        app[api.FOLLOWS] = FollowStore(app[POOL])
+        app[api.SERVICE] = AccountService(
+            app[api.STORE], app[api.FOLLOWS], app[api.IDS], config.following_limit, utcnow
+        )
         yield
 
     async def relay(app: web.Application) -> None:

@@ -3,17 +3,16 @@ store paths, rules and events as one-at-a-time calls, many items per transaction
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
 from aiohttp import web
 
-from services.accounts.api import FOLLOWS, IDS, STORE, Account, account_json
-from services.accounts.domain import NewAccount
+from services.accounts.api import SERVICE, Account, account_of
+from services.accounts.domain import AccountsError, NewAccount
 from shared.auth import require_role
 from shared.errors import validation_error
 from shared.ids import Id, parse_id
-from shared.timeutil import utcnow
 from shared.web import Route, json_response, principal, read_body
 
 MAX_BULK = 2_000  # items per call: the body stays under API.md's 256 KiB limit
@@ -49,24 +48,18 @@ class BulkFollowsResult(msgspec.Struct):
     refused: list[Refusal]
 
 
-def refusals(refused: list) -> list[dict[str, Any]]:
-    return [{"index": i, "code": e.code, "message": e.message} for i, e in refused]
+def refusals(refused: list[tuple[int, AccountsError]]) -> list[Refusal]:
+    return [Refusal(index=i, code=e.code, message=e.message) for i, e in refused]
 
 
 async def bulk_accounts(request: web.Request) -> web.Response:
     require_role(principal(request), "staff")
     body = await read_body(request, BulkAccounts)
-    ids = request.app[IDS]
-    outcome = await request.app[STORE].create_accounts(
-        [(ids.next_id(), new) for new in body.accounts], utcnow()
+    outcome = await request.app[SERVICE].create_accounts(body.accounts)
+    result = BulkAccountsResult(
+        created=[account_of(r) for r in outcome.created], refused=refusals(outcome.refused)
     )
-    return json_response(
-        {
-            "created": [account_json(r) for r in outcome.created],
-            "refused": refusals(outcome.refused),
-        },
-        201,
-    )
+    return json_response(msgspec.to_builtins(result), 201)
 
 
 async def bulk_follows(request: web.Request) -> web.Response:
@@ -79,13 +72,9 @@ async def bulk_follows(request: web.Request) -> web.Response:
             field = "user_id" if user_id is None else "account_id"
             raise validation_error(f"$.pairs[{index}].{field}", "not a 64-bit id")
         pairs.append((user_id, account_id))
-    outcome = await request.app[FOLLOWS].change_follows(
-        pairs,
-        body.action == "follow",
-        "import",
-        utcnow(),
-    )
-    return json_response({"changed": outcome.changed, "refused": refusals(outcome.refused)})
+    outcome = await request.app[SERVICE].change_follows(pairs, body.action == "follow", "import")
+    result = BulkFollowsResult(changed=outcome.changed, refused=refusals(outcome.refused))
+    return json_response(msgspec.to_builtins(result))
 
 
 ROUTES = (

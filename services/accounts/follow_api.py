@@ -11,12 +11,12 @@ import segno
 from aiohttp import web
 
 from services.accounts import domain
-from services.accounts.api import CONFIG, FOLLOWS, STORE, Account, account_json
+from services.accounts.api import CONFIG, FOLLOWS, SERVICE, STORE, Account, account_of
 from shared.auth import require_actor, require_role
 from shared.errors import forbidden
 from shared.ids import parse_id
 from shared.pagination import keyed_page, keyed_page_query
-from shared.timeutil import from_epoch_ms, rfc3339, utcnow
+from shared.timeutil import from_epoch_ms, rfc3339
 from shared.web import (
     CURSOR,
     LIMIT,
@@ -46,14 +46,14 @@ class FollowToken(msgspec.Struct):
 async def follow(request: web.Request) -> web.Response:
     user_id, account_id = path_id(request, "user_id"), path_id(request, "account_id")
     require_actor(principal(request), user_id)
-    await request.app[FOLLOWS].follow(user_id, account_id, source="api")
+    await request.app[SERVICE].follow(user_id, account_id, source="api")
     return no_content()
 
 
 async def unfollow(request: web.Request) -> web.Response:
     user_id, account_id = path_id(request, "user_id"), path_id(request, "account_id")
     require_actor(principal(request), user_id)
-    await request.app[FOLLOWS].unfollow(user_id, account_id, utcnow())
+    await request.app[SERVICE].unfollow(user_id, account_id)
     return no_content()
 
 
@@ -62,7 +62,8 @@ async def following(request: web.Request) -> web.Response:
     require_actor(principal(request), user_id, staff_too=True)
     limit, after = keyed_page_query(request.query)
     rows = await request.app[FOLLOWS].following(user_id, limit, after)
-    return json_response(keyed_page(rows, limit, "seq", account_json))
+    page = AccountPage(**keyed_page(rows, limit, "seq", account_of))
+    return json_response(msgspec.to_builtins(page))
 
 
 async def followers(request: web.Request) -> web.Response:
@@ -70,7 +71,8 @@ async def followers(request: web.Request) -> web.Response:
     require_actor(principal(request), account_id, staff_too=True)
     limit, after = keyed_page_query(request.query)
     rows = await request.app[FOLLOWS].followers(account_id, limit, after)
-    return json_response(keyed_page(rows, limit, "seq", account_json))
+    page = AccountPage(**keyed_page(rows, limit, "seq", account_of))
+    return json_response(msgspec.to_builtins(page))
 
 
 # ---------------------------------------------------------------- QR follow
@@ -87,9 +89,8 @@ async def _follow_token(request: web.Request) -> tuple[str, str, int]:
 
 async def follow_token(request: web.Request) -> web.Response:
     token, url, expires = await _follow_token(request)
-    return json_response(
-        {"token": token, "url": url, "expires_at": rfc3339(from_epoch_ms(expires * 1000))}
-    )
+    expires_at = rfc3339(from_epoch_ms(expires * 1000))
+    return json_response(msgspec.to_builtins(FollowToken(token, url, expires_at)))
 
 
 async def qr_svg(request: web.Request) -> web.Response:
@@ -117,7 +118,7 @@ async def redeem_follow_token(request: web.Request) -> web.Response:
     user_id = parse_id(caller.sub)
     if user_id is None:
         raise forbidden("the token's subject is not an account")
-    await request.app[FOLLOWS].follow(user_id, account_id, source="qr")
+    await request.app[SERVICE].follow(user_id, account_id, source="qr")
     return no_content()
 
 

@@ -1,23 +1,22 @@
 """The accounts service's Postgres side of follows: who follows whom, the counts on both
-accounts, the per-user following limit and the follow.changed events (outbox)."""
+accounts and the follow.changed events (outbox). It implements service.FollowRepository
+(the rules, the following limit among them, are decided in service.py)."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 import asyncpg
 
-from services.accounts.domain import (
-    AccountNotFound,
-    AccountsError,
-    check_follow,
-    follows_past_limit,
-)
-from services.accounts.store import ACCOUNT_COLUMNS, SCHEMA, Outcome
+from services.accounts.domain import AccountNotFound
+from services.accounts.service import FollowSide, Pair
+from services.accounts.store import ACCOUNT_COLUMNS, SCHEMA
 from shared import outbox
 from shared.events import FollowChanged
-from shared.timeutil import rfc3339, utcnow
+from shared.timeutil import rfc3339
 
 _FOLLOW = (
     "INSERT INTO follows (user_id, account_id, active, version, source, seq, followed_at) "
@@ -35,9 +34,8 @@ _UNFOLLOW = (
     "RETURNING f.user_id, f.account_id, f.version, f.source"
 )
 # Every account of the batch, locked in id order: two accounts following each other at
-# once would otherwise lock them in opposite orders and deadlock. Held to the commit, so
-# following_count is exact for the limit and no concurrent follow can overshoot it.
-# NO KEY UPDATE, because the follows foreign keys take KEY SHARE locks on these rows.
+# once would otherwise lock them in opposite orders and deadlock. NO KEY UPDATE, because
+# the follows foreign keys take KEY SHARE locks on these rows.
 _LOCK_ACCOUNTS = (
     "SELECT id, kind, following_count FROM accounts WHERE id = ANY($1::bigint[]) "
     "ORDER BY id FOR NO KEY UPDATE"
@@ -61,93 +59,20 @@ def follow_changed(row: asyncpg.Record, following: bool, at: datetime) -> Follow
     )
 
 
-def _columns(pairs: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+def _columns(pairs: list[Pair]) -> tuple[list[int], list[int]]:
     return [u for u, _ in pairs], [a for _, a in pairs]
 
 
 class FollowStore:
-    def __init__(self, pool: asyncpg.Pool, following_limit: int) -> None:
+    """service.FollowRepository on Postgres, and the follow pages the API serves."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
-        self.following_limit = following_limit
 
-    async def follow(self, user_id: int, account_id: int, source: str) -> bool:
-        """Makes user follow account; False when it already did (nothing changes then)."""
-        outcome = await self.change_follows([(user_id, account_id)], True, source, utcnow())
-        outcome.raise_first_refusal()
-        return outcome.changed == 1
-
-    async def unfollow(self, user_id: int, account_id: int, now: datetime) -> bool:
-        """Ends a follow; False when there was none (nothing changes then)."""
-        outcome = await self.change_follows([(user_id, account_id)], False, "api", now)
-        outcome.raise_first_refusal()
-        return outcome.changed == 1
-
-    async def change_follows(
-        self, pairs: list[tuple[int, int]], following: bool, source: str, now: datetime
-    ) -> Outcome:
-        """Follows (or unfollows) many (user, account) pairs in one transaction, with the
-        same rules and events as one at a time; pairs breaking a rule are refused, by index.
-        """
-        outcome = Outcome()
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[FollowTransaction]:
         async with self.pool.acquire() as conn, conn.transaction():
-            ids = sorted({i for pair in pairs for i in pair})
-            rows = {r["id"]: r for r in await conn.fetch(_LOCK_ACCOUNTS, ids)}
-            valid: list[tuple[int, tuple[int, int]]] = []
-            for index, (user_id, account_id) in enumerate(pairs):
-                try:
-                    for one in (user_id, account_id):
-                        if one not in rows:
-                            raise AccountNotFound("account not found", account_id=str(one))
-                    if following:
-                        check_follow(user_id, account_id, rows[account_id]["kind"])
-                    valid.append((index, (user_id, account_id)))
-                except AccountsError as refusal:
-                    outcome.refused.append((index, refusal))
-            if following and valid:
-                active = await conn.fetch(_ACTIVE, *_columns([p for _, p in valid]))
-                past_limit = follows_past_limit(
-                    valid,
-                    {i: r["following_count"] for i, r in rows.items()},
-                    {(r["user_id"], r["account_id"]) for r in active},
-                    self.following_limit,
-                )
-                outcome.refused.extend(past_limit)
-                refused_now = {index for index, _ in past_limit}
-                valid = [(index, pair) for index, pair in valid if index not in refused_now]
-            outcome.refused.sort(key=lambda item: item[0])
-            # Sorted, so that concurrent batches lock follow rows in one order.
-            users, accounts = _columns(sorted({pair for _, pair in valid}))
-            if following:
-                changed = await conn.fetch(_FOLLOW, users, accounts, source, now)
-            else:
-                changed = await conn.fetch(_UNFOLLOW, users, accounts)
-            if not changed:
-                return outcome
-            await self._count(conn, changed, +1 if following else -1)
-            await outbox.enqueue(
-                conn,
-                SCHEMA,
-                *(follow_changed(r, following, now) for r in changed),
-            )
-            outcome.changed = len(changed)
-            return outcome
-
-    async def _count(
-        self, conn: asyncpg.Connection, changed: list[asyncpg.Record], delta: int
-    ) -> None:
-        """Moves both counts of each changed follow (its account rows are already locked)."""
-        followers = Counter(r["account_id"] for r in changed)
-        following = Counter(r["user_id"] for r in changed)
-        ids = sorted(followers.keys() | following.keys())
-        await conn.execute(
-            "UPDATE accounts a SET followers_count = a.followers_count + d.followers, "
-            "following_count = a.following_count + d.following "
-            "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS d(id, followers, following) "
-            "WHERE a.id = d.id",
-            ids,
-            [followers[i] * delta for i in ids],
-            [following[i] * delta for i in ids],
-        )
+            yield FollowTransaction(conn)
 
     async def following(
         self, user_id: int, limit: int, before_seq: int | None
@@ -176,3 +101,50 @@ class FollowStore:
                 before_seq if before_seq is not None else 2**63 - 1,
                 limit,
             )
+
+
+class FollowTransaction:
+    """service.FollowTransaction on one Postgres connection."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def lock_accounts(self, account_ids: list[int]) -> dict[int, FollowSide]:
+        rows = await self.conn.fetch(_LOCK_ACCOUNTS, account_ids)
+        return {r["id"]: FollowSide(r["kind"], r["following_count"]) for r in rows}
+
+    async def active_follows(self, pairs: list[Pair]) -> set[Pair]:
+        return {
+            (r["user_id"], r["account_id"])
+            for r in await self.conn.fetch(_ACTIVE, *_columns(pairs))
+        }
+
+    async def change_follows(
+        self, pairs: list[Pair], following: bool, source: str, now: datetime
+    ) -> int:
+        users, accounts = _columns(pairs)
+        if following:
+            changed = await self.conn.fetch(_FOLLOW, users, accounts, source, now)
+        else:
+            changed = await self.conn.fetch(_UNFOLLOW, users, accounts)
+        if changed:
+            await self._count(changed, +1 if following else -1)
+            await outbox.enqueue(
+                self.conn, SCHEMA, *(follow_changed(r, following, now) for r in changed)
+            )
+        return len(changed)
+
+    async def _count(self, changed: list[asyncpg.Record], delta: int) -> None:
+        """Moves both counts of each changed follow (its account rows are already locked)."""
+        followers = Counter(r["account_id"] for r in changed)
+        following = Counter(r["user_id"] for r in changed)
+        ids = sorted(followers.keys() | following.keys())
+        await self.conn.execute(
+            "UPDATE accounts a SET followers_count = a.followers_count + d.followers, "
+            "following_count = a.following_count + d.following "
+            "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS d(id, followers, following) "
+            "WHERE a.id = d.id",
+            ids,
+            [followers[i] * delta for i in ids],
+            [following[i] * delta for i in ids],
+        )
