@@ -249,9 +249,13 @@ class FeedRebuildRequested(Contract):
         return self.user_id
 
 
+SERVER_SOURCE = "server"  # EngagementRecorded.source of what feedread served
+
+
 @dataclass(frozen=True)
 class EngagementRecorded(Contract):
-    """One user action on an account (and maybe a post), reported by a client."""
+    """One user action on an account (and maybe a post): reported by a client, or, for
+    `source: server`, an impression feedread recorded as it served a feed page."""
 
     TOPIC = topics.ENGAGEMENT
     TYPE = "engagement.recorded"
@@ -264,6 +268,7 @@ class EngagementRecorded(Contract):
     dwell_ms: int | None = None
     order_id: str | None = None
     amount_cents: int | None = None
+    source: str | None = None  # SERVER_SOURCE: feedread served it; absent: a client reported it
 
     def key(self) -> str:
         return self.account_id

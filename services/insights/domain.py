@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.errors import DomainError
+from shared.events import SERVER_SOURCE
 from shared.ids import id_time_ms
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -66,10 +67,15 @@ class Increment:
     gmv_cents: int
 
 
-def increment_of(action: str, dwell_ms: int | None, amount_cents: int | None) -> Increment:
-    """The counters an event moves; dwell is counted from any event that reports it."""
+def increment_of(
+    action: str, dwell_ms: int | None, amount_cents: int | None, source: str | None = None
+) -> Increment:
+    """The counters an event moves; dwell is counted from any event that reports it.
+    Impressions (and so reach) count what feedread served (`source: server`): a client's
+    own impression report is kept out, since a caller could inflate it at will."""
+    counted = action != "impression" or source == SERVER_SOURCE
     return Increment(
-        counter=COUNTER_OF_ACTION.get(action),
+        counter=COUNTER_OF_ACTION.get(action) if counted else None,
         dwell_ms=dwell_ms or 0,
         gmv_cents=(amount_cents or 0) if action == "purchase" else 0,
     )

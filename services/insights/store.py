@@ -115,7 +115,7 @@ class IngestStore:
             for e in events:
                 at = parse_rfc3339(e.at)
                 user, account = int(e.user_id), int(e.account_id)
-                inc = increment_of(e.action, e.dwell_ms, e.amount_cents)
+                inc = increment_of(e.action, e.dwell_ms, e.amount_cents, e.source)
                 row = user_day[(account, shanghai_day(at), user)]
                 if inc.counter:
                     row[inc.counter] += 1

@@ -101,6 +101,7 @@ SAMPLES: dict[str, events.Contract] = {
         at=AT,
         order_id="o-1",
         amount_cents=12900,
+        source="server",
     ),
 }
 

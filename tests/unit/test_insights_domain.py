@@ -48,6 +48,11 @@ def test_only_a_purchase_adds_gmv_and_a_dwell_event_adds_no_count():
     assert increment_of("dwell", 900, None).counter is None
 
 
+def test_impressions_count_what_the_server_served_not_what_a_client_reports():
+    assert increment_of("impression", None, None, "server").counter == "impressions"
+    assert increment_of("impression", None, None).counter is None
+
+
 def test_an_id_minted_a_moment_ago_may_be_in_flight_an_old_one_not():
     fresh = IdGenerator(worker=1003).next_id()
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
