@@ -3,6 +3,8 @@ post interactions and accounts."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -18,6 +20,11 @@ from shared.web import METRICS, build_app
 SCHEMA = "notifications"
 POOL = web.AppKey("notifications_pool", asyncpg.Pool)
 LOOP = web.AppKey("notifications_consumer", consumer.IdentifiedLoop)
+STORE = web.AppKey("notifications_store", NotificationStore)
+# Event ids are kept a day longer than Kafka keeps events (log.retention.hours=168 in
+# the local stack; set it to the deployment's retention): older ones cannot come again.
+EVENT_IDS_KEPT = timedelta(days=8)
+FORGET_EVERY_S = 600.0
 
 
 def create_app(config: NotificationsConfig) -> web.Application:
@@ -25,7 +32,8 @@ def create_app(config: NotificationsConfig) -> web.Application:
 
     async def wiring(app: web.Application):
         app[api.READER] = NotificationReader(app[POOL])
-        handlers = consumer.NotificationHandlers(NotificationStore(app[POOL]))
+        app[STORE] = NotificationStore(app[POOL])
+        handlers = consumer.NotificationHandlers(app[STORE])
         app[LOOP] = consumer.IdentifiedLoop(
             config.common.kafka_bootstrap,
             consumer.GROUP,
@@ -39,6 +47,12 @@ def create_app(config: NotificationsConfig) -> web.Application:
     async def consume(app: web.Application) -> None:
         await app[LOOP].run()
 
+    async def forget_old_event_ids(app: web.Application) -> None:
+        while True:
+            while await app[STORE].forget_old_event_ids(EVENT_IDS_KEPT):
+                pass
+            await asyncio.sleep(FORGET_EVERY_S)
+
     app.cleanup_ctx.extend(
         [
             runtime.postgres(
@@ -47,6 +61,7 @@ def create_app(config: NotificationsConfig) -> web.Application:
             runtime.kafka_readiness(config.common.kafka_bootstrap),
             wiring,
             runtime.background("consumer", consume),
+            runtime.background("event-id-expiry", forget_old_event_ids),
         ]
     )
     return app

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 
@@ -68,6 +69,16 @@ class NotificationStore:
                 )
             for change in changes:
                 await _apply_change(conn, change)
+
+    async def forget_old_event_ids(self, older_than: timedelta) -> int:
+        """Drops claims older than `older_than` (longer than Kafka keeps events, so no
+        redelivery can bring them back), a bounded batch at a time; how many went."""
+        status = await self.pool.execute(
+            "DELETE FROM seen_events WHERE event_id IN (SELECT event_id FROM seen_events "
+            "WHERE seen_at < now() - $1::interval LIMIT 10000)",
+            older_than,
+        )
+        return int(status.split()[-1])
 
     async def apply_accounts(self, events: Sequence[AccountChanged]) -> None:
         """Keeps the newest version of each account."""

@@ -205,3 +205,16 @@ async def test_an_actor_whose_account_is_not_known_yet_is_waited_for_then_not_re
     await store.apply(delivered(interaction("like", 78)))
     with pytest.raises(AccountsNotKnown):
         await groups(reader)
+
+
+async def test_event_ids_are_forgotten_only_once_older_than_kafka_keeps_events(schema):
+    store, _ = schema
+    old, fresh = delivered(interaction("like", 1)), delivered(interaction("like", 2))
+    await store.apply(old + fresh)
+    await store.pool.execute(
+        "UPDATE seen_events SET seen_at = now() - interval '9 days' WHERE event_id = $1",
+        old[0].event_id,
+    )
+    assert await store.forget_old_event_ids(timedelta(days=8)) == 1
+    left = await store.pool.fetch("SELECT event_id FROM seen_events")
+    assert [r["event_id"] for r in left] == [fresh[0].event_id]
