@@ -1,12 +1,16 @@
-"""Feedread wiring: config, Redis (projections and feeds), the consumer, an event producer."""
+"""Feedread wiring: config, Redis (projections and feeds), the consumer, an event producer,
+and the use cases (services.feedread.service) on them."""
 
 from __future__ import annotations
 
 from aiohttp import web
+from aiokafka import AIOKafkaProducer
 
 from services.feedread import api, consumer
 from services.feedread.config import FeedreadConfig
 from services.feedread.engagement import EngagementStore
+from services.feedread.producer import KafkaEvents
+from services.feedread.service import Feedread
 from services.feedread.store import FeedStore
 from shared import logs, runtime
 from shared.kafka import ConsumerLoop, event_producer, start_with_retry
@@ -14,6 +18,8 @@ from shared.redis_cluster import AnyRedis
 from shared.web import METRICS, build_app
 
 REDIS = web.AppKey("feedread_redis", AnyRedis)
+STORE = web.AppKey("feedread_store", FeedStore)
+PRODUCER = web.AppKey("feedread_producer", AIOKafkaProducer)
 
 
 def create_app(config: FeedreadConfig) -> web.Application:
@@ -21,18 +27,20 @@ def create_app(config: FeedreadConfig) -> web.Application:
     bootstrap = config.common.kafka_bootstrap
 
     async def wiring(app: web.Application):
-        app[api.STORE] = FeedStore(app[REDIS], config.inactive_days * 24 * 3600)
-        app[api.PRODUCER] = event_producer(bootstrap)
-        app[api.ENGAGEMENT] = EngagementStore(app[REDIS])
+        app[STORE] = FeedStore(app[REDIS], config.inactive_days * 24 * 3600)
+        app[PRODUCER] = event_producer(bootstrap)
+        app[api.READER] = Feedread(
+            app[STORE], EngagementStore(app[REDIS]), KafkaEvents(app[PRODUCER])
+        )
         yield
-        await app[api.PRODUCER].stop()
+        await app[PRODUCER].stop()
 
     async def start_producer(app: web.Application) -> None:
-        await start_with_retry(app[api.PRODUCER], "feedread-events")
+        await start_with_retry(app[PRODUCER], "feedread-events")
 
     async def consume(app: web.Application) -> None:
         await ConsumerLoop(
-            bootstrap, consumer.GROUP, consumer.handlers(app[api.STORE]), app[METRICS]
+            bootstrap, consumer.GROUP, consumer.handlers(app[STORE]), app[METRICS]
         ).run()
 
     app.cleanup_ctx.extend(

@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
+from shared.errors import DomainError
 from shared.ids import Id
 
 # Entries read per sorted set per round trip, and at most this many entries examined for
@@ -40,6 +41,35 @@ class Position:
 
     def member(self) -> bytes:
         return str(self.post_id).encode()
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What a read learns as it marks the user active."""
+
+    ready: bool  # the feed is materialized (else it is merged from timelines)
+    following: dict[str, int]  # account id -> the follow's version, negative: unfollowed
+
+    def followed(self) -> list[str]:
+        """The accounts followed now, in id order."""
+        return sorted(a for a, version in self.following.items() if version > 0)
+
+
+@dataclass(frozen=True)
+class HydratedEntry:
+    """A feed entry at its position, with its post and author as the API shows them."""
+
+    position: Position
+    post: dict[str, Any]
+    account: dict[str, Any]
+
+
+@dataclass
+class Page:
+    """Up to a limit of visible entries, and the position to go on from (None: the end)."""
+
+    items: list[HydratedEntry]
+    next_position: Position | None
 
 
 def comes_after(member: bytes, score: float, cursor: Position | None) -> bool:
@@ -135,6 +165,24 @@ class EngagementBatch(msgspec.Struct, forbid_unknown_fields=True):
     openapi_rules: ClassVar[dict[str, Any]] = {
         "properties": {"events": {"items": {"allOf": [_DWELL_RULE, _PURCHASE_RULE]}}}
     }
+
+
+class ReportRefused(DomainError):
+    """The caller may not report these events (details: the `index` of the first)."""
+
+    code = "forbidden"
+
+
+class RateLimited(DomainError):
+    """The caller reported too many events (details: `retry_after_s`)."""
+
+    code = "rate_limited"
+
+
+class EventsNotSent(DomainError):
+    """Some events were not acknowledged: the batch is to be retried."""
+
+    code = "unavailable"
 
 
 class InvalidEngagement(ValueError):

@@ -1,32 +1,16 @@
-"""Feedread's Redis: its post, account and following projections, and feed pages.
-
-A page merges, newest first, the user's materialized feed (written by fanout) with the
-timelines of the followed accounts that fanout does not push (too many followers).
-For a user returning after a long absence, whose feed is not materialized, it merges
-the timelines of every followed account instead, and fanout is asked to rebuild.
-Every entry is checked against feedread's own projections before it is served.
-"""
+"""Feedread's Redis: its post, account and following projections, and the reads a feed
+page is assembled from (services.feedread.service; this is its FeedSource port)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from services.feedread.domain import (
-    MAX_SCAN,
-    POST_HORIZON_MS,
-    SCAN_BATCH,
-    TOMBSTONE,
-    Position,
-    comes_after,
-    post_ttl_s,
-    visible,
-)
-from services.feedread.merge import Entry, newest_after
+from services.feedread.domain import TOMBSTONE, Position, Visit, comes_after, post_ttl_s
+from services.feedread.merge import Entry
 from shared.events import (
     AccountChanged,
     FollowChanged,
@@ -41,24 +25,18 @@ from shared.feedkeys import (
     SEEN_READY,
     account_key,
     all_feed_keys,
-    feed_key,
     following_key,
     post_key,
     seen_key,
-    timeline_key,
 )
 from shared.redis_cluster import AnyRedis
 
 # A deleted post's tombstone outlives any redelivery of its publish event (topic retention
 # is 7 days), so a replayed post.published cannot bring the post back.
 TOMBSTONE_TTL_S = 30 * 24 * 3600
-# A pending user's rebuild is asked for again at most this often (per process).
-REBUILD_RETRY_S = 30.0
 # Accounts and the pull set change rarely; a second of staleness keeps suspensions and
 # mode switches well inside the 2 s callers rely on, and saves a round trip per page.
 CACHE_TTL_S = 1.0
-# Entries read beyond a page's limit at first, so a few filtered ones cost no second read.
-PAGE_SLACK = 5
 # Entries of the cursor's own millisecond that a read skips before it finds new ones:
 # a post or two share a millisecond in one feed; more are read again with a wider margin.
 TIE_MARGIN = 2
@@ -94,29 +72,12 @@ return {{state or false, redis.call('HGETALL', KEYS[2])}}
 """
 
 
-@dataclass(frozen=True)
-class HydratedEntry:
-    """A feed entry at its position, with its post and author as the API shows them."""
-
-    position: Position
-    post: dict[str, Any]
-    account: dict[str, Any]
-
-
-@dataclass
-class Page:
-    items: list[HydratedEntry]
-    next_position: Position | None
-    rebuild_needed: bool  # the user was inactive: fanout should materialize the feed
-
-
 class FeedStore:
     def __init__(self, redis: AnyRedis, active_ttl_s: int) -> None:
         self.redis = redis
         self.active_ttl_s = active_ttl_s
         self._pull: tuple[float, set[str]] = (0.0, set())
         self._accounts: dict[str, tuple[float, dict[str, Any] | None]] = {}
-        self._rebuilds_asked: dict[int, float] = {}
 
     # ------------------------------------------------------------ projections
 
@@ -166,55 +127,19 @@ class FeedStore:
     async def apply_post_deleted(self, event: PostDeleted) -> None:
         await self.redis.set(post_key(event.post_id), TOMBSTONE, ex=TOMBSTONE_TTL_S)
 
-    # ------------------------------------------------------------ pages
+    # ------------------------------------------------------------ reads of a page
 
-    async def page(
-        self, user_id: int, limit: int, cursor: Position | None, category: str | None
-    ) -> Page:
-        """Up to `limit` visible items after `cursor`, the position to continue from (None
-        at the end), and whether the user's feed needs to be rebuilt."""
+    async def touch(self, user_id: int) -> Visit:
+        """Marks the user active (pending a rebuild if they were not), keeps their feeds
+        alive, and returns whether the feed was materialized and what they follow."""
         keys = [seen_key(user_id), following_key(user_id), *all_feed_keys(user_id)]
         state, flat = await self.redis.eval(
             _TOUCH, len(keys), *keys, self.active_ttl_s, self.active_ttl_s + FEED_OUTLIVES_SEEN_S
         )
         following = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
-        followed = sorted(a for a, version in following.items() if version > 0)
-        if state == SEEN_READY:
-            pull = await self._pull_accounts()
-            sources = [feed_key(user_id, category)] + [
-                timeline_key(a, category) for a in followed if a in pull
-            ]
-        else:  # not materialized yet: every followed account's timeline, merged
-            sources = [timeline_key(a, category) for a in followed]
-        rebuild = state != SEEN_READY and self._ask_rebuild(user_id)
-        # Older posts are out of every feed (their projections expire, see POST_HORIZON_MS).
-        floor = int(time.time() * 1000) - POST_HORIZON_MS
-        items: list[HydratedEntry] = []
-        last = cursor
-        examined = 0
-        want = limit + PAGE_SLACK
-        while examined < MAX_SCAN:
-            entries, exhausted = await newest_after(self._read_after, sources, last, want, floor)
-            examined += want
-            posts = await self._posts([member for _, member in entries])
-            accounts = await self._accounts_of(posts)
-            for (score, member), post in zip(entries, posts, strict=True):
-                last = Position(score, int(member))
-                account = accounts.get(post["account_id"]) if post else None
-                version = following.get(post["account_id"], 0) if post else 0
-                if visible(post, account, version, category):
-                    assert post is not None and account is not None
-                    items.append(HydratedEntry(last, post, account))
-                    if len(items) == limit:
-                        return Page(items, last, rebuild)
-            if exhausted:
-                return Page(items, None, rebuild)
-            # Entries were filtered out: read further, more at once the more were.
-            want = min(SCAN_BATCH, max(limit - len(items) + PAGE_SLACK, 2 * want))
-        # Examined enough for one request: hand back a cursor that resumes past the scan.
-        return Page(items, last, rebuild)
+        return Visit(state == SEEN_READY, following)
 
-    async def _read_after(
+    async def read_after(
         self, keys: Sequence[str], after: Position | None, count: int, floor: int
     ) -> list[list[Entry]]:
         """For each key, its first `count` entries strictly after `after` (by score and
@@ -248,32 +173,26 @@ class FeedStore:
             pending, extra = short, extra * 4
         return found
 
-    def _ask_rebuild(self, user_id: int) -> bool:
-        now = time.monotonic()
-        if now - self._rebuilds_asked.get(user_id, -REBUILD_RETRY_S) < REBUILD_RETRY_S:
-            return False
-        if len(self._rebuilds_asked) > 100_000:
-            self._rebuilds_asked.clear()
-        self._rebuilds_asked[user_id] = now
-        return True
-
-    async def _pull_accounts(self) -> set[str]:
+    async def pull_accounts(self) -> set[str]:
+        """The accounts whose timelines are merged at read time (cached CACHE_TTL_S)."""
         fetched_at, accounts = self._pull
         if time.monotonic() - fetched_at > CACHE_TTL_S:
             accounts = {m.decode() for m in await self.redis.smembers(PULL_ACCOUNTS)}
             self._pull = (time.monotonic(), accounts)
         return accounts
 
-    async def _posts(self, members: list[bytes]) -> list[dict[str, Any] | None]:
+    async def posts(self, members: list[bytes]) -> list[dict[str, Any] | None]:
+        """Each post as the API shows it (None: deleted, expired or unknown)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for member in members:
                 pipe.get(post_key(member.decode()))
             raw = await pipe.execute()
         return [orjson.loads(v) if v and v != TOMBSTONE else None for v in raw]
 
-    async def _accounts_of(
+    async def accounts_of(
         self, posts: list[dict[str, Any] | None]
     ) -> dict[str, dict[str, Any] | None]:
+        """The author of each post (None: unknown), by account id (cached CACHE_TTL_S)."""
         now = time.monotonic()
         wanted = {p["account_id"] for p in posts if p}
         stale = sorted(

@@ -12,12 +12,14 @@ import pytest
 
 from services.fanout.store import Entry, FanoutStore
 from services.feedread.domain import Position
+from services.feedread.service import Feedread
 from services.feedread.store import FeedStore
 from shared.events import AccountChanged, FollowChanged, PostPublished
 from shared.feedkeys import PULL_ACCOUNTS, SEEN_READY, feed_key, seen_key
 from shared.ids import IdGenerator
 from shared.redis_cluster import AnyRedis, connect, is_cluster
 from tests.conftest import ROOT
+from tests.fakes.feedread import FakeEngagementLedger, FakeEventSender
 
 ids = IdGenerator(worker=1002)
 BASE_MS = 1_800_000_000_000
@@ -147,11 +149,12 @@ async def test_a_page_merges_the_feed_with_pulled_timelines_in_order_on_any_topo
             await fanout.push(post_id, "beauty", BASE_MS + n, [user])
         expected.insert(0, str(post_id))
     reader._pull = (0.0, set())  # no stale cache between the two topologies
+    pages = Feedread(reader, FakeEngagementLedger(), FakeEventSender())
 
     seen: list[str] = []
     cursor: Position | None = None
     while True:
-        page = await reader.page(user, 7, cursor, "beauty")
+        page = await pages.page(user, 7, cursor, "beauty")
         seen.extend(item.post["id"] for item in page.items)
         cursor = page.next_position
         if cursor is None:

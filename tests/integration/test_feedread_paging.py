@@ -11,11 +11,13 @@ from typing import Any
 import orjson
 
 from services.feedread.domain import POST_HORIZON_MS, Position
+from services.feedread.service import Feedread
 from services.feedread.store import FeedStore
-from shared.events import AccountChanged, FollowChanged, PostPublished
+from shared.events import AccountChanged, FeedRebuildRequested, FollowChanged, PostPublished
 from shared.feedkeys import SEEN_READY, feed_key, post_key, seen_key, timeline_key
 from shared.ids import IdGenerator
 from shared.redis_cluster import AnyRedis
+from tests.fakes.feedread import FakeEngagementLedger, FakeEventSender
 
 ids = IdGenerator(worker=1009)
 
@@ -119,11 +121,16 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def pages_of(store: FeedStore) -> Feedread:
+    """Feedread's page use case on the real store (events kept in memory)."""
+    return Feedread(store, FakeEngagementLedger(), FakeEventSender())
+
+
 async def all_pages(store: FeedStore, user: int, limit: int) -> list[str]:
     served: list[str] = []
     cursor: Position | None = None
     while True:
-        page = await store.page(user, limit, cursor, None)
+        page = await pages_of(store).page(user, limit, cursor, None)
         served.extend(item.post["id"] for item in page.items)
         if page.next_position is None:
             return served
@@ -187,14 +194,15 @@ async def test_a_returning_user_following_2000_accounts_gets_exact_pages_at_boun
         ((ms, str(p).encode()) for entries in posts.values() for p, ms in entries), reverse=True
     )
     reads = BetweenReads(redis, nth=0, action=None)
-    store = FeedStore(reads, active_ttl_s=600)
+    events = FakeEventSender()
+    feedread = Feedread(FeedStore(reads, active_ttl_s=600), FakeEngagementLedger(), events)
 
-    first = await store.page(user, 20, None, None)
-    assert first.rebuild_needed
+    first = await feedread.page(user, 20, None, None)
+    assert [type(e) for e in events.sent] == [FeedRebuildRequested]  # the feed is rebuilt
     assert [i.post["id"] for i in first.items] == [m.decode() for _, m in everything[:20]]
     assert reads.entries_read <= 2000 + 25 * 25  # a head per timeline, then what a page needs
     assert reads.largest_read <= 500  # timelines read in batches
-    second = await store.page(user, 20, first.next_position, None)
+    second = await feedread.page(user, 20, first.next_position, None)
     assert [i.post["id"] for i in second.items] == [m.decode() for _, m in everything[20:40]]
 
 
@@ -219,9 +227,9 @@ async def test_post_projections_expire_with_the_feed_horizon_and_pages_skip_expi
     expired = [posts[24][0], posts[10][0], posts[3][0]]
     await redis.delete(*(post_key(p) for p in expired))
 
-    first = await store.page(user, 20, None, None)
+    first = await pages_of(store).page(user, 20, None, None)
     shown = [str(p) for p, _ in reversed(posts) if p not in expired]
     assert [i.post["id"] for i in first.items] == shown[:20]
-    second = await store.page(user, 20, first.next_position, None)
+    second = await pages_of(store).page(user, 20, first.next_position, None)
     assert [i.post["id"] for i in second.items] == shown[20:]
     assert second.next_position is None  # the post beyond the horizon is not read
