@@ -14,7 +14,7 @@ import orjson
 from shared.auth import Role, mint_token
 from shared.config import Env
 
-SERVICES = ("accounts", "publishing", "fanout", "feedread", "insights")
+SERVICES = ("accounts", "publishing", "fanout", "feedread", "insights", "notifications")
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from shared.config import Env  # noqa: E402
 RUN = ROOT / ".run"
 LOGS = RUN / "logs"
 PIDS = RUN / "pids"
-SERVICES = ("accounts", "publishing", "fanout", "feedread", "insights")
+SERVICES = ("accounts", "publishing", "fanout", "feedread", "insights", "notifications")
 KAFKA_POM = ROOT / "deploy" / "kafka" / "pom.xml"
 ENV = Env.from_os()
 

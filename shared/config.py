@@ -35,6 +35,7 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "WEITAO_FANOUT_PORT": "8083",
     "WEITAO_FEEDREAD_PORT": "8084",
     "WEITAO_INSIGHTS_PORT": "8085",
+    "WEITAO_NOTIFICATIONS_PORT": "8086",
     "WEITAO_TOPIC_PARTITIONS": "12",
     "WEITAO_REDIS_CLUSTER": "0",
     # Entries a feed keeps: at 3 posts a day per account, 800 cover weeks of a consumer

@@ -15,11 +15,9 @@ import aiohttp
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from bench.client import WeitaoClient
+from bench.client import SERVICES, WeitaoClient
 from shared.topics import DEAD_LETTERS
 from tests.conftest import ROOT
-
-SERVICES = ("accounts", "publishing", "fanout", "feedread", "insights")
 
 
 def stack(action: str, name: str) -> None:

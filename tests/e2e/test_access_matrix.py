@@ -13,7 +13,7 @@ from typing import Any
 
 import jwt
 
-from bench.client import WeitaoClient
+from bench.client import SERVICES, WeitaoClient
 from tests.support import consumers, eventually, publish, seller
 
 SELF, OTHER, STAFF, SERVICE = "self", "other", "staff", "service"
@@ -59,8 +59,10 @@ RULES: dict[tuple[str, str, str], set[str]] = {
     ("insights", "GET", "/v1/recommendations/official"): ANYONE,
     ("insights", "GET", "/v1/users/{user_id}/recommendations"): ACTOR,
     ("insights", "GET", "/v1/admin/suspicious"): {STAFF},
+    ("notifications", "GET", "/v1/users/{user_id}/notifications"): ACTOR,
+    ("notifications", "GET", "/v1/users/{user_id}/notifications/unread_count"): ACTOR,
+    ("notifications", "POST", "/v1/users/{user_id}/notifications/read"): ACTOR,
 }
-SERVICES = ("accounts", "publishing", "feedread", "fanout", "insights")
 
 
 async def served_routes(api: WeitaoClient) -> list[tuple[str, str, str]]:
