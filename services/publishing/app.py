@@ -10,7 +10,7 @@ from aiohttp import web
 from services.publishing import api, consumer, interaction_api
 from services.publishing.config import PublishingConfig
 from services.publishing.interactions import InteractionStore
-from services.publishing.service import PostService
+from services.publishing.service import InteractionService, PostService
 from services.publishing.store import SCHEMA, PostStore
 from shared import logs, runtime
 from shared.kafka import ConsumerLoop
@@ -32,7 +32,9 @@ def create_app(config: PublishingConfig) -> web.Application:
 
     async def store(app: web.Application):
         app[api.STORE] = PostStore(app[POOL])
-        app[interaction_api.INTERACTIONS] = InteractionStore(app[POOL])
+        app[interaction_api.INTERACTIONS] = InteractionService(
+            InteractionStore(app[POOL]), app[api.IDS], utcnow
+        )
         app[api.SERVICE] = PostService(
             app[api.STORE], app[api.IDS], config.daily_post_limit, utcnow
         )

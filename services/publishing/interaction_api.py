@@ -8,13 +8,12 @@ import msgspec
 from aiohttp import web
 
 from services.publishing import domain
-from services.publishing.api import IDS
-from services.publishing.interactions import InteractionStore
+from services.publishing.service import InteractionService
 from shared.auth import require_actor
 from shared.errors import forbidden
 from shared.ids import parse_id
 from shared.pagination import keyed_page, keyed_page_query
-from shared.timeutil import rfc3339, utcnow
+from shared.timeutil import rfc3339
 from shared.web import (
     CURSOR,
     LIMIT,
@@ -27,7 +26,7 @@ from shared.web import (
     read_body,
 )
 
-INTERACTIONS = web.AppKey("publishing_interactions", InteractionStore)
+INTERACTIONS = web.AppKey("publishing_interactions", InteractionService)
 
 
 class Comment(msgspec.Struct):
@@ -66,9 +65,7 @@ async def add_comment(request: web.Request) -> web.Response:
     author = caller_account(request)  # who may comment comes before what was sent (403, 400)
     post_id = path_id(request, "id")
     new = await read_body(request, domain.NewComment)
-    row = await request.app[INTERACTIONS].add_comment(
-        request.app[IDS].next_id(), post_id, author, new.text, utcnow()
-    )
+    row = await request.app[INTERACTIONS].comment(post_id, author, new.text)
     return json_response(msgspec.to_builtins(comment_of(row)), 201)
 
 
@@ -80,30 +77,22 @@ async def list_comments(request: web.Request) -> web.Response:
 
 
 async def delete_comment(request: web.Request) -> web.Response:
-    caller = principal(request)
-    caller_id = parse_id(caller.sub)  # None for a service or staff token's subject
-    acting = {caller_id} if caller_id is not None else set()
-    await request.app[INTERACTIONS].delete_comment(
-        path_id(request, "id"),
-        path_id(request, "comment_id"),
-        acting,
-        caller.is_staff() or caller.role == "service",
-        utcnow(),
-    )
+    post_id, comment_id = path_id(request, "id"), path_id(request, "comment_id")
+    await request.app[INTERACTIONS].delete_comment(post_id, comment_id, principal(request))
     return no_content()
 
 
 async def like(request: web.Request) -> web.Response:
     user_id = path_id(request, "user_id")
     require_actor(principal(request), user_id)
-    await request.app[INTERACTIONS].set_like(path_id(request, "id"), user_id, True, utcnow())
+    await request.app[INTERACTIONS].like(path_id(request, "id"), user_id, True)
     return no_content()
 
 
 async def unlike(request: web.Request) -> web.Response:
     user_id = path_id(request, "user_id")
     require_actor(principal(request), user_id)
-    await request.app[INTERACTIONS].set_like(path_id(request, "id"), user_id, False, utcnow())
+    await request.app[INTERACTIONS].like(path_id(request, "id"), user_id, False)
     return no_content()
 
 
@@ -111,7 +100,7 @@ async def vote(request: web.Request) -> web.Response:
     user_id = path_id(request, "user_id")
     require_actor(principal(request), user_id)
     choice = await read_body(request, domain.CastVote)
-    await request.app[INTERACTIONS].vote(path_id(request, "id"), user_id, choice.option, utcnow())
+    await request.app[INTERACTIONS].vote(path_id(request, "id"), user_id, choice.option)
     return no_content()
 
 

@@ -1,13 +1,16 @@
 """The publishing service's Postgres, interactions half: comments, likes and votes, each
-with its post.interaction event in the same transaction (the counters on posts stay exact)."""
+with its post.interaction event in the same transaction (the counters on posts stay exact).
+It implements service.InteractionRepository (who may do what is decided in service.py)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 import asyncpg
 
-from services.publishing.domain import CommentNotFound, NotAllowed, PostNotFound, vote_option
+from services.publishing.service import LivePost
 from services.publishing.store import SCHEMA
 from shared import outbox
 from shared.events import PostInteraction
@@ -15,23 +18,41 @@ from shared.timeutil import rfc3339
 
 
 class InteractionStore:
+    """service.InteractionRepository on Postgres."""
+
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
-    async def _live_post(self, conn: asyncpg.Connection, post_id: int) -> asyncpg.Record:
-        row = await conn.fetchrow(
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[InteractionTransaction]:
+        async with self.pool.acquire() as conn:
+            yield InteractionTransaction(conn)
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[InteractionTransaction]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield InteractionTransaction(conn)
+
+
+class InteractionTransaction:
+    """service.InteractionTransaction on one Postgres connection."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def live_post(self, post_id: int) -> LivePost | None:
+        row = await self.conn.fetchrow(
             "SELECT id, account_id, kind, attachments FROM posts "
             "WHERE id = $1 AND deleted_at IS NULL",
             post_id,
         )
         if row is None:
-            raise PostNotFound("post not found", post_id=str(post_id))
-        return row
+            return None
+        return LivePost(row["id"], row["account_id"], row["kind"], row["attachments"].get("vote"))
 
     async def _interaction(
         self,
-        conn: asyncpg.Connection,
-        post: asyncpg.Record,
+        post: LivePost,
         user_id: int,
         action: str,
         now: datetime,
@@ -39,11 +60,11 @@ class InteractionStore:
         option: int | None = None,
     ) -> None:
         await outbox.enqueue(
-            conn,
+            self.conn,
             SCHEMA,
             PostInteraction(
-                post_id=str(post["id"]),
-                account_id=str(post["account_id"]),
+                post_id=str(post.id),
+                account_id=str(post.account_id),
                 user_id=str(user_id),
                 action=action,
                 at=rfc3339(now),
@@ -53,98 +74,79 @@ class InteractionStore:
         )
 
     async def add_comment(
-        self, comment_id: int, post_id: int, author_id: int, text: str, now: datetime
+        self, comment_id: int, post: LivePost, author_id: int, text: str, now: datetime
     ) -> asyncpg.Record:
-        async with self.pool.acquire() as conn, conn.transaction():
-            post = await self._live_post(conn, post_id)
-            row = await conn.fetchrow(
-                "INSERT INTO comments (id, post_id, author_id, text, created_at) "
-                "VALUES ($1, $2, $3, $4, $5) RETURNING id, post_id, author_id, text, created_at",
-                comment_id,
-                post_id,
-                author_id,
-                text,
-                now,
-            )
-            await conn.execute("UPDATE posts SET comments = comments + 1 WHERE id = $1", post_id)
-            await self._interaction(
-                conn, post, author_id, "comment", now, comment_id=str(comment_id)
-            )
-            return row
+        row = await self.conn.fetchrow(
+            "INSERT INTO comments (id, post_id, author_id, text, created_at) "
+            "VALUES ($1, $2, $3, $4, $5) RETURNING id, post_id, author_id, text, created_at",
+            comment_id,
+            post.id,
+            author_id,
+            text,
+            now,
+        )
+        await self.conn.execute("UPDATE posts SET comments = comments + 1 WHERE id = $1", post.id)
+        await self._interaction(post, author_id, "comment", now, comment_id=str(comment_id))
+        return row
 
     async def comments(
         self, post_id: int, limit: int, after_id: int | None
     ) -> list[asyncpg.Record]:
-        """A post's comments, oldest first."""
-        async with self.pool.acquire() as conn:
-            await self._live_post(conn, post_id)
-            return await conn.fetch(
-                "SELECT id, post_id, author_id, text, created_at FROM comments "
-                "WHERE post_id = $1 AND deleted_at IS NULL AND id > $2 ORDER BY id LIMIT $3",
-                post_id,
-                after_id or 0,
-                limit,
-            )
+        return await self.conn.fetch(
+            "SELECT id, post_id, author_id, text, created_at FROM comments "
+            "WHERE post_id = $1 AND deleted_at IS NULL AND id > $2 ORDER BY id LIMIT $3",
+            post_id,
+            after_id or 0,
+            limit,
+        )
 
-    async def delete_comment(
-        self, post_id: int, comment_id: int, may_delete: set[int], staff: bool, now: datetime
+    async def comment_author(self, post_id: int, comment_id: int) -> int | None:
+        return await self.conn.fetchval(
+            "SELECT author_id FROM comments WHERE id = $1 AND post_id = $2 "
+            "AND deleted_at IS NULL FOR UPDATE",
+            comment_id,
+            post_id,
+        )
+
+    async def remove_comment(
+        self, post: LivePost, comment_id: int, author_id: int, now: datetime
     ) -> None:
-        """Removes a comment if the caller is its author or the post's owner (or staff)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            post = await self._live_post(conn, post_id)
-            comment = await conn.fetchrow(
-                "SELECT author_id FROM comments WHERE id = $1 AND post_id = $2 "
-                "AND deleted_at IS NULL FOR UPDATE",
-                comment_id,
-                post_id,
-            )
-            if comment is None:
-                raise CommentNotFound("comment not found", comment_id=str(comment_id))
-            if not staff and not may_delete & {comment["author_id"], post["account_id"]}:
-                raise NotAllowed("only the comment's author or the post's owner may delete it")
-            await conn.execute("UPDATE comments SET deleted_at = $2 WHERE id = $1", comment_id, now)
-            await conn.execute("UPDATE posts SET comments = comments - 1 WHERE id = $1", post_id)
-            await self._interaction(
-                conn, post, comment["author_id"], "uncomment", now, comment_id=str(comment_id)
-            )
+        await self.conn.execute(
+            "UPDATE comments SET deleted_at = $2 WHERE id = $1", comment_id, now
+        )
+        await self.conn.execute("UPDATE posts SET comments = comments - 1 WHERE id = $1", post.id)
+        await self._interaction(post, author_id, "uncomment", now, comment_id=str(comment_id))
 
-    async def set_like(self, post_id: int, user_id: int, liked: bool, now: datetime) -> None:
-        """Likes or unlikes; repeating either changes nothing."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            post = await self._live_post(conn, post_id)
-            if liked:
-                changed = await conn.fetchval(
-                    "INSERT INTO likes (post_id, user_id) VALUES ($1, $2) "
-                    "ON CONFLICT DO NOTHING RETURNING 1",
-                    post_id,
-                    user_id,
-                )
-            else:
-                changed = await conn.fetchval(
-                    "DELETE FROM likes WHERE post_id = $1 AND user_id = $2 RETURNING 1",
-                    post_id,
-                    user_id,
-                )
-            if changed:
-                await conn.execute(
-                    "UPDATE posts SET likes = likes + $2 WHERE id = $1", post_id, 1 if liked else -1
-                )
-                await self._interaction(conn, post, user_id, "like" if liked else "unlike", now)
-
-    async def vote(self, post_id: int, user_id: int, choice: str | int, now: datetime) -> None:
-        """Casts or moves a user's one vote on an open vote post."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            post = await self._live_post(conn, post_id)
-            option = vote_option(post["kind"], post["attachments"].get("vote"), choice, now)
-            first = await conn.fetchval(
-                "INSERT INTO votes (post_id, user_id, option, voted_at) VALUES ($1, $2, $3, $4) "
-                "ON CONFLICT (post_id, user_id) DO UPDATE SET option = EXCLUDED.option, "
-                "voted_at = EXCLUDED.voted_at RETURNING xmax = 0",
-                post_id,
+    async def set_like(self, post: LivePost, user_id: int, liked: bool, now: datetime) -> None:
+        if liked:
+            changed = await self.conn.fetchval(
+                "INSERT INTO likes (post_id, user_id) VALUES ($1, $2) "
+                "ON CONFLICT DO NOTHING RETURNING 1",
+                post.id,
                 user_id,
-                option,
-                now,
             )
-            if first:
-                await conn.execute("UPDATE posts SET votes = votes + 1 WHERE id = $1", post_id)
-            await self._interaction(conn, post, user_id, "vote", now, option=option)
+        else:
+            changed = await self.conn.fetchval(
+                "DELETE FROM likes WHERE post_id = $1 AND user_id = $2 RETURNING 1",
+                post.id,
+                user_id,
+            )
+        if changed:
+            await self.conn.execute(
+                "UPDATE posts SET likes = likes + $2 WHERE id = $1", post.id, 1 if liked else -1
+            )
+            await self._interaction(post, user_id, "like" if liked else "unlike", now)
+
+    async def cast_vote(self, post: LivePost, user_id: int, option: int, now: datetime) -> None:
+        first = await self.conn.fetchval(
+            "INSERT INTO votes (post_id, user_id, option, voted_at) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (post_id, user_id) DO UPDATE SET option = EXCLUDED.option, "
+            "voted_at = EXCLUDED.voted_at RETURNING xmax = 0",
+            post.id,
+            user_id,
+            option,
+            now,
+        )
+        if first:
+            await self.conn.execute("UPDATE posts SET votes = votes + 1 WHERE id = $1", post.id)
+        await self._interaction(post, user_id, "vote", now, option=option)

@@ -14,11 +14,12 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from services.publishing import domain, similarity
 from shared.auth import Principal, require_actor
 from shared.events import AccountChanged, newest_per_entity
+from shared.ids import parse_id
 
 Fingerprinter = Callable[[str, str], similarity.Fingerprint | None]
 PostRow = Mapping[str, Any]  # a post's columns (store.POST_COLUMNS)
@@ -132,6 +133,8 @@ async def write_post(
 
 
 class PostService:
+    """Publishing a post, deleting one, and applying account changes."""
+
     def __init__(
         self,
         posts: PostRepository,
@@ -194,3 +197,112 @@ class PostService:
         if turn is None:
             turn = self._turns[account_id] = asyncio.Lock()
         return turn
+
+
+# ---------------------------------------------------------------- interactions
+
+
+class LivePost(NamedTuple):
+    """What an interaction needs of the live post it is with."""
+
+    id: int
+    account_id: int
+    kind: str
+    vote: dict[str, Any] | None
+
+
+class InteractionTransaction(Protocol):
+    """Comments, likes and votes inside one transaction (or, reading, none); each change
+    moves the post's counter and enqueues its post.interaction with it."""
+
+    async def live_post(self, post_id: int) -> LivePost | None:
+        """The post unless deleted."""
+
+    async def add_comment(
+        self, comment_id: int, post: LivePost, author_id: int, text: str, now: datetime
+    ) -> Mapping[str, Any]:
+        """Stores a comment; its row (id, post_id, author_id, text, created_at)."""
+
+    async def comments(self, post_id: int, limit: int, after_id: int | None) -> list[Any]:
+        """A post's live comments after `after_id`, oldest first."""
+
+    async def comment_author(self, post_id: int, comment_id: int) -> int | None:
+        """The author of a live comment of the post, the comment locked to the commit."""
+
+    async def remove_comment(
+        self, post: LivePost, comment_id: int, author_id: int, now: datetime
+    ) -> None:
+        """Marks a comment deleted."""
+
+    async def set_like(self, post: LivePost, user_id: int, liked: bool, now: datetime) -> None:
+        """Likes or unlikes; repeating either changes nothing (and emits nothing)."""
+
+    async def cast_vote(self, post: LivePost, user_id: int, option: int, now: datetime) -> None:
+        """Casts or moves the user's one vote."""
+
+
+class InteractionRepository(Protocol):
+    def reading(self) -> AbstractAsyncContextManager[InteractionTransaction]:
+        """Reads without a transaction or locks."""
+
+    def writing(self) -> AbstractAsyncContextManager[InteractionTransaction]:
+        """One transaction: committed when the block ends, rolled back when it raises."""
+
+
+async def live_post(tx: InteractionTransaction, post_id: int) -> LivePost:
+    """The post unless deleted; PostNotFound otherwise."""
+    post = await tx.live_post(post_id)
+    if post is None:
+        raise domain.PostNotFound("post not found", post_id=str(post_id))
+    return post
+
+
+class InteractionService:
+    """Comments, likes and votes on live posts."""
+
+    def __init__(
+        self, interactions: InteractionRepository, ids: IdSource, clock: Callable[[], datetime]
+    ) -> None:
+        self.interactions = interactions
+        self.ids = ids
+        self.clock = clock
+
+    async def comment(self, post_id: int, author_id: int, text: str) -> Mapping[str, Any]:
+        """Adds a comment to a live post; its row."""
+        async with self.interactions.writing() as tx:
+            post = await live_post(tx, post_id)
+            return await tx.add_comment(self.ids.next_id(), post, author_id, text, self.clock())
+
+    async def comments(self, post_id: int, limit: int, after_id: int | None) -> list[Any]:
+        """A live post's comments, oldest first."""
+        async with self.interactions.reading() as tx:
+            await live_post(tx, post_id)
+            return await tx.comments(post_id, limit, after_id)
+
+    async def delete_comment(self, post_id: int, comment_id: int, caller: Principal) -> None:
+        """Removes a comment for its author, the post's owner, a service or staff."""
+        acting = parse_id(caller.sub)  # None for a service or staff token's subject
+        async with self.interactions.writing() as tx:
+            post = await live_post(tx, post_id)
+            author_id = await tx.comment_author(post_id, comment_id)
+            if author_id is None:
+                raise domain.CommentNotFound("comment not found", comment_id=str(comment_id))
+            privileged = caller.is_staff() or caller.role == "service"
+            if not privileged and acting not in (author_id, post.account_id):
+                raise domain.NotAllowed(
+                    "only the comment's author or the post's owner may delete it"
+                )
+            await tx.remove_comment(post, comment_id, author_id, self.clock())
+
+    async def like(self, post_id: int, user_id: int, liked: bool) -> None:
+        """Likes or unlikes a live post; repeating either changes nothing."""
+        async with self.interactions.writing() as tx:
+            await tx.set_like(await live_post(tx, post_id), user_id, liked, self.clock())
+
+    async def vote(self, post_id: int, user_id: int, choice: str | int) -> None:
+        """Casts or moves a user's one vote on an open vote post."""
+        now = self.clock()
+        async with self.interactions.writing() as tx:
+            post = await live_post(tx, post_id)
+            option = domain.vote_option(post.kind, post.vote, choice, now)
+            await tx.cast_vote(post, user_id, option, now)

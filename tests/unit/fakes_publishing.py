@@ -1,5 +1,5 @@
-"""In-memory fakes of publishing's ports (service.PostRepository, PostTransaction, IdSource),
-after cosmicpython's FakeRepository/FakeUnitOfWork: what Postgres would keep, in dicts."""
+"""In-memory fakes of publishing's ports (service.PostRepository, InteractionRepository,
+IdSource), after cosmicpython's FakeRepository/FakeUnitOfWork: what Postgres would keep."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from services.publishing import domain, similarity
+from services.publishing.service import LivePost
 from shared.events import AccountChanged
 
 
@@ -160,3 +161,63 @@ class FakePostTransaction:
         if post is not None and post["deleted_at"] is None:
             post["deleted_at"] = now
             self.repo.outbox.append(("post.deleted", post_id))
+
+
+class FakeInteractions:
+    """service.InteractionRepository in memory: live posts, comments, likes and votes, and
+    the post.interaction events as (action, user)."""
+
+    def __init__(self, posts: list[LivePost]) -> None:
+        self.posts = {post.id: post for post in posts}
+        self.comment_rows: dict[int, dict[str, Any]] = {}
+        self.likes: set[tuple[int, int]] = set()
+        self.votes: dict[tuple[int, int], int] = {}
+        self.events: list[tuple[str, int]] = []
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[FakeInteractions]:
+        yield self
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[FakeInteractions]:
+        yield self  # each use case checks before it writes: nothing to roll back
+
+    async def live_post(self, post_id: int) -> LivePost | None:
+        return self.posts.get(post_id)
+
+    async def add_comment(
+        self, comment_id: int, post: LivePost, author_id: int, text: str, now: datetime
+    ) -> dict[str, Any]:
+        row = {"id": comment_id, "post_id": post.id, "author_id": author_id, "text": text}
+        self.comment_rows[comment_id] = {**row, "created_at": now, "deleted": False}
+        self.events.append(("comment", author_id))
+        return row
+
+    async def comments(self, post_id: int, limit: int, after_id: int | None) -> list[Any]:
+        live = [
+            c
+            for i, c in sorted(self.comment_rows.items())
+            if c["post_id"] == post_id and not c["deleted"] and i > (after_id or 0)
+        ]
+        return live[:limit]
+
+    async def comment_author(self, post_id: int, comment_id: int) -> int | None:
+        comment = self.comment_rows.get(comment_id)
+        if comment is None or comment["post_id"] != post_id or comment["deleted"]:
+            return None
+        return comment["author_id"]
+
+    async def remove_comment(
+        self, post: LivePost, comment_id: int, author_id: int, now: datetime
+    ) -> None:
+        self.comment_rows[comment_id]["deleted"] = True
+        self.events.append(("uncomment", author_id))
+
+    async def set_like(self, post: LivePost, user_id: int, liked: bool, now: datetime) -> None:
+        if ((post.id, user_id) in self.likes) != liked:
+            (self.likes.add if liked else self.likes.discard)((post.id, user_id))
+            self.events.append(("like" if liked else "unlike", user_id))
+
+    async def cast_vote(self, post: LivePost, user_id: int, option: int, now: datetime) -> None:
+        self.votes[(post.id, user_id)] = option
+        self.events.append(("vote", user_id))

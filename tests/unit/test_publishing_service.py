@@ -10,10 +10,10 @@ import msgspec
 import pytest
 
 from services.publishing import domain
-from services.publishing.service import PostService
+from services.publishing.service import InteractionService, LivePost, PostService
 from shared.auth import Principal
 from shared.events import AccountChanged
-from tests.unit.fakes_publishing import FakeIds, FakePostRepository
+from tests.unit.fakes_publishing import FakeIds, FakeInteractions, FakePostRepository
 
 SHOP, OTHER_SHOP, FAN = 1, 2, 3
 ACTIVE = domain.Author("seller", "home", "active")
@@ -163,3 +163,60 @@ async def test_a_suspension_learnt_late_retracts_only_posts_accepted_after_it(se
     assert repo.live(SHOP) == [before.post["id"]]
     with pytest.raises(domain.AccountSuspended):
         await service.publish(SHOP, post("又一条"))
+
+
+# ---------------------------------------------------------------- interactions
+
+VOTE_POST, ARTICLE = 10, 11
+FAN_B = 7
+
+
+@pytest.fixture
+def interactions() -> FakeInteractions:
+    vote = {"options": ["红", "蓝"], "closes_at": "2031-03-02T00:00:00.000Z"}
+    return FakeInteractions(
+        [LivePost(VOTE_POST, SHOP, "vote", vote), LivePost(ARTICLE, SHOP, "article", None)]
+    )
+
+
+@pytest.fixture
+def talk(interactions: FakeInteractions, clock: Clock) -> InteractionService:
+    return InteractionService(interactions, FakeIds(), clock)
+
+
+async def test_a_comment_is_deleted_by_its_author_the_posts_owner_or_staff_only(talk):
+    ids = [int((await talk.comment(ARTICLE, FAN, "好看"))["id"]) for _ in range(3)]
+    with pytest.raises(domain.NotAllowed):
+        await talk.delete_comment(ARTICLE, ids[0], Principal(str(FAN_B), "user"))
+    await talk.delete_comment(ARTICLE, ids[0], Principal(str(FAN), "user"))
+    await talk.delete_comment(ARTICLE, ids[1], Principal(str(SHOP), "user"))
+    await talk.delete_comment(ARTICLE, ids[2], Principal("ops", "staff"))
+    assert await talk.comments(ARTICLE, 10, None) == []
+    with pytest.raises(domain.CommentNotFound):
+        await talk.delete_comment(ARTICLE, ids[0], Principal(str(FAN), "user"))
+
+
+async def test_interactions_with_a_missing_post_are_404(talk):
+    with pytest.raises(domain.PostNotFound):
+        await talk.comment(99, FAN, "在吗")
+    with pytest.raises(domain.PostNotFound):
+        await talk.like(99, FAN, True)
+
+
+async def test_a_repeated_like_emits_once(talk, interactions):
+    for liked in (True, True, False, False):
+        await talk.like(ARTICLE, FAN, liked)
+    assert interactions.events == [("like", FAN), ("unlike", FAN)]
+
+
+async def test_a_vote_takes_an_option_by_text_or_position_while_open(talk, interactions, clock):
+    await talk.vote(VOTE_POST, FAN, "蓝")
+    await talk.vote(VOTE_POST, FAN_B, 0)
+    assert interactions.votes == {(VOTE_POST, FAN): 1, (VOTE_POST, FAN_B): 0}
+    with pytest.raises(domain.InvalidPost):
+        await talk.vote(VOTE_POST, FAN, "绿")
+    with pytest.raises(domain.NotAVote):
+        await talk.vote(ARTICLE, FAN, 0)
+    clock.now = datetime(2031, 3, 2, tzinfo=UTC)
+    with pytest.raises(domain.VoteClosed):
+        await talk.vote(VOTE_POST, FAN, 0)
