@@ -14,7 +14,8 @@ from aiohttp import web
 from services.accounts import domain
 from services.accounts.config import AccountsConfig
 from services.accounts.follow_store import FollowStore
-from services.accounts.service import AccountRow, AccountService
+from services.accounts.ports import AccountRow
+from services.accounts.service import AccountService
 from services.accounts.store import AccountStore
 from shared.auth import require_role
 from shared.errors import ApiError, DomainError

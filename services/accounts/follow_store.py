@@ -1,5 +1,5 @@
 """The accounts service's Postgres side of follows: who follows whom, the counts on both
-accounts and the follow.changed events (outbox). It implements service.FollowRepository
+accounts and the follow.changed events (outbox). It implements ports.FollowRepository
 (the rules, the following limit among them, are decided in service.py)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime
 import asyncpg
 
 from services.accounts.domain import AccountNotFound
-from services.accounts.service import FollowSide, Pair
+from services.accounts.ports import FollowSide, Pair
 from services.accounts.store import ACCOUNT_COLUMNS, SCHEMA
 from shared import outbox
 from shared.events import FollowChanged
@@ -64,7 +64,7 @@ def _columns(pairs: list[Pair]) -> tuple[list[int], list[int]]:
 
 
 class FollowStore:
-    """service.FollowRepository on Postgres, and the follow pages the API serves."""
+    """ports.FollowRepository on Postgres, and the follow pages the API serves."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -104,7 +104,7 @@ class FollowStore:
 
 
 class FollowTransaction:
-    """service.FollowTransaction on one Postgres connection."""
+    """ports.FollowTransaction on one Postgres connection."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn

@@ -1,5 +1,5 @@
 """The accounts service's Postgres: accounts, invitations, suspensions and their events;
-it implements service.AccountRepository (the decisions are in service.py).
+it implements ports.AccountRepository (the decisions are in service.py).
 
 Follows are in follow_store. No method holds a pooled connection while it acquires
 another: enough concurrent calls doing so would take the whole pool and wait for ever.
@@ -40,7 +40,7 @@ def account_changed(row: asyncpg.Record, change: str) -> AccountChanged:
 
 
 class AccountStore:
-    """service.AccountRepository on Postgres, and the account reads the API serves."""
+    """ports.AccountRepository on Postgres, and the account reads the API serves."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -70,7 +70,7 @@ class AccountStore:
 
 
 class AccountTransaction:
-    """service.AccountTransaction on one Postgres connection."""
+    """ports.AccountTransaction on one Postgres connection."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn

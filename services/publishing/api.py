@@ -8,7 +8,8 @@ import msgspec
 from aiohttp import web
 
 from services.publishing import domain
-from services.publishing.service import PostRow, PostService
+from services.publishing.ports import PostRow
+from services.publishing.service import PostService
 from services.publishing.store import PostStore, post_view
 from shared.auth import require_actor
 from shared.errors import DomainError

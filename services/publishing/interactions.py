@@ -1,6 +1,6 @@
 """The publishing service's Postgres, interactions half: comments, likes and votes, each
 with its post.interaction event in the same transaction (the counters on posts stay exact).
-It implements service.InteractionRepository (who may do what is decided in service.py)."""
+It implements ports.InteractionRepository (who may do what is decided in service.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime
 
 import asyncpg
 
-from services.publishing.service import LivePost
+from services.publishing.ports import LivePost
 from services.publishing.store import SCHEMA
 from shared import outbox
 from shared.events import PostInteraction
@@ -18,7 +18,7 @@ from shared.timeutil import rfc3339
 
 
 class InteractionStore:
-    """service.InteractionRepository on Postgres."""
+    """ports.InteractionRepository on Postgres."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -35,7 +35,7 @@ class InteractionStore:
 
 
 class InteractionTransaction:
-    """service.InteractionTransaction on one Postgres connection."""
+    """ports.InteractionTransaction on one Postgres connection."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn

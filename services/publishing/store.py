@@ -1,5 +1,5 @@
 """The publishing service's Postgres: posts, its authors projection, and the outbox
-(interactions with posts are in interactions.py). It implements service.PostRepository:
+(interactions with posts are in interactions.py). It implements ports.PostRepository:
 the SQL, the locks and the unique day slots are here, the decisions in service.py."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from services.publishing import service, similarity
+from services.publishing import ports, service, similarity
 from services.publishing.domain import (
     Author,
     NewPost,
@@ -75,7 +75,7 @@ def post_view(row: asyncpg.Record) -> dict[str, Any]:
 
 
 class PostStore:
-    """service.PostRepository on Postgres, and the post reads the API serves."""
+    """ports.PostRepository on Postgres, and the post reads the API serves."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -98,7 +98,7 @@ class PostStore:
         now: datetime,
         daily_limit: int,
         fingerprint: similarity.Fingerprint | None,
-    ) -> tuple[service.PostRow, int]:
+    ) -> tuple[ports.PostRow, int]:
         """service.write_post in one transaction: the locked write alone, without the
         service's per-process turns, so tests can race it against the database."""
         async with self.writing() as tx:
@@ -135,7 +135,7 @@ class PostStore:
 
 
 class PostTransaction:
-    """service.PostTransaction on one Postgres connection."""
+    """ports.PostTransaction on one Postgres connection."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn

@@ -1,4 +1,4 @@
-"""In-memory fakes of accounts' ports (service.AccountRepository, FollowRepository and
+"""In-memory fakes of accounts' ports (ports.AccountRepository, FollowRepository and
 their transactions), after cosmicpython's FakeRepository/FakeUnitOfWork."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from services.accounts import domain
-from services.accounts.service import FollowSide, Pair
+from services.accounts.ports import FollowSide, Pair
 
 
 class FakeAccounts:

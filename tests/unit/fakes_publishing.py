@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from services.publishing import domain, similarity
-from services.publishing.service import LivePost
+from services.publishing.ports import LivePost
 from shared.events import AccountChanged
 
 

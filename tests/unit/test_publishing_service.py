@@ -10,7 +10,8 @@ import msgspec
 import pytest
 
 from services.publishing import domain
-from services.publishing.service import InteractionService, LivePost, PostService
+from services.publishing.ports import LivePost
+from services.publishing.service import InteractionService, PostService
 from shared.auth import Principal
 from shared.events import AccountChanged
 from tests.unit.fakes_publishing import FakeIds, FakeInteractions, FakePostRepository
