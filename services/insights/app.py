@@ -20,6 +20,7 @@ from services.insights.stats_store import StatsReader
 from services.insights.store import IngestStore
 from services.insights.suspicion import SuspicionDetector
 from shared import logs, runtime
+from shared.kafka import ConsumerLoop
 from shared.redis_cluster import AnyRedis
 from shared.timeutil import utcnow
 from shared.web import METRICS, build_app
@@ -27,7 +28,7 @@ from shared.web import METRICS, build_app
 SCHEMA = "insights"
 POOL = web.AppKey("insights_pool", asyncpg.Pool)
 REDIS = web.AppKey("insights_redis", AnyRedis)
-LOOP = web.AppKey("insights_consumer", consumer.IdentifiedLoop)
+LOOP = web.AppKey("insights_consumer", ConsumerLoop)
 INGEST = web.AppKey("insights_ingest", IngestStore)
 JUDGE_IDLE_S = 0.5  # the judge's pause when no follows await judgement
 # Event ids are kept a day longer than Kafka keeps events (log.retention.hours=168 in
@@ -48,14 +49,13 @@ def create_app(config: InsightsConfig) -> web.Application:
         app[api.SUSPICION] = SuspicionDetector(pool)
         app[INGEST] = IngestStore(pool)
         handlers = consumer.InsightsHandlers(app[INGEST], app[api.OFFICIAL])
-        app[LOOP] = consumer.IdentifiedLoop(
+        app[LOOP] = ConsumerLoop(
             bootstrap,
             consumer.GROUP,
             handlers.table(),
             app[METRICS],
             partitions_at_once=consumer.PARTITIONS_AT_ONCE,
         )
-        handlers.bind(app[LOOP])
         yield
 
     async def consume(app: web.Application) -> None:

@@ -24,14 +24,14 @@ from services.insights.store import IngestStore
 from shared import db
 from shared.config import Env
 from shared.events import EngagementRecorded
-from shared.kafka import event_producer, start_with_retry
+from shared.kafka import ConsumerLoop, event_producer, start_with_retry
 from shared.redis_cluster import connect
 from shared.timeutil import rfc3339, utcnow
 
 ACTIONS = ("impression", "impression", "impression", "view", "view", "click", "favorite")
 
 
-class ScratchLoop(consumer.IdentifiedLoop):
+class ScratchLoop(ConsumerLoop):
     """Insights' loop reading one scratch topic."""
 
     def __init__(self, topic: str, *args: object, **kwargs: object) -> None:
@@ -97,7 +97,6 @@ async def insights_consume(env: Env, topic: str, events: int) -> float:
         CollectorRegistry(),
         partitions_at_once=consumer.PARTITIONS_AT_ONCE,
     )
-    handlers.bind(loop)
     task = asyncio.create_task(loop.run())
     try:
         started = None

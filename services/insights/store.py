@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -21,6 +20,7 @@ from shared.events import (
     PostInteraction,
     PostPublished,
 )
+from shared.kafka import Identified
 from shared.timeutil import from_epoch_ms, parse_rfc3339
 
 USER_DAY_COUNTERS = (
@@ -41,14 +41,6 @@ MERGE_JUDGEMENT = (
     "first_at = least(pending_judgement.first_at, EXCLUDED.first_at), "
     "last_at = greatest(pending_judgement.last_at, EXCLUDED.last_at)"
 )
-
-
-@dataclass(frozen=True)
-class Delivered:
-    """An event with the id of the envelope it came in (the unit of deduplication)."""
-
-    event_id: str
-    event: Contract
 
 
 def _upsert_adding(table: str, keys: Sequence[str], counters: Sequence[str]) -> str:
@@ -82,7 +74,7 @@ class IngestStore:
         return int(status.split()[-1])
 
     @staticmethod
-    async def _claim(conn: asyncpg.Connection, batch: Sequence[Delivered]) -> list[Contract]:
+    async def _claim(conn: asyncpg.Connection, batch: Sequence[Identified]) -> list[Contract]:
         """The events of `batch` never applied before, in order (claims them)."""
         fresh = {
             r["event_id"]
@@ -99,7 +91,7 @@ class IngestStore:
                 events.append(d.event)
         return events
 
-    async def apply_engagement(self, batch: Sequence[Delivered]) -> set[int]:
+    async def apply_engagement(self, batch: Sequence[Identified]) -> set[int]:
         """Adds the batch's new events to the counters; the accounts whose numbers moved."""
         async with self.pool.acquire() as conn, conn.transaction():
             events: list[EngagementRecorded] = await self._claim(conn, batch)  # type: ignore[assignment]
@@ -186,7 +178,7 @@ class IngestStore:
                 sorted(accounts),
             )
 
-    async def apply_follows(self, batch: Sequence[Delivered]) -> list[FollowChanged]:
+    async def apply_follows(self, batch: Sequence[Identified]) -> list[FollowChanged]:
         """Logs each follow change once, keeps the newest state of each pair and notes
         the new follows for the fake-follower judge; returns the changes not seen before."""
         async with self.pool.acquire() as conn, conn.transaction():
@@ -219,7 +211,7 @@ class IngestStore:
             )
             return events
 
-    async def apply_accounts(self, batch: Sequence[Delivered]) -> list[AccountChanged]:
+    async def apply_accounts(self, batch: Sequence[Identified]) -> list[AccountChanged]:
         """Keeps the newest version of each account; returns the changes not seen before."""
         async with self.pool.acquire() as conn, conn.transaction():
             events: list[AccountChanged] = await self._claim(conn, batch)  # type: ignore[assignment]
@@ -255,7 +247,7 @@ class IngestStore:
             )
             return events
 
-    async def apply_posts(self, batch: Sequence[Delivered]) -> None:
+    async def apply_posts(self, batch: Sequence[Identified]) -> None:
         """Records published posts (their Shanghai day) and marks deleted ones."""
         async with self.pool.acquire() as conn, conn.transaction():
             for e in await self._claim(conn, batch):
@@ -277,7 +269,7 @@ class IngestStore:
                         shanghai_day(from_epoch_ms(e.published_ms)),
                     )
 
-    async def apply_interactions(self, batch: Sequence[Delivered]) -> None:
+    async def apply_interactions(self, batch: Sequence[Identified]) -> None:
         """Likes, comments and votes as sets, so a like after an unlike counts once."""
         statements = {
             "like": "INSERT INTO post_likes VALUES ($1, $2) ON CONFLICT DO NOTHING",

@@ -15,11 +15,12 @@ from services.notifications.config import NotificationsConfig
 from services.notifications.reads import NotificationReader
 from services.notifications.store import NotificationStore
 from shared import logs, runtime
+from shared.kafka import ConsumerLoop
 from shared.web import METRICS, build_app
 
 SCHEMA = "notifications"
 POOL = web.AppKey("notifications_pool", asyncpg.Pool)
-LOOP = web.AppKey("notifications_consumer", consumer.IdentifiedLoop)
+LOOP = web.AppKey("notifications_consumer", ConsumerLoop)
 STORE = web.AppKey("notifications_store", NotificationStore)
 # Event ids are kept a day longer than Kafka keeps events (log.retention.hours=168 in
 # the local stack; set it to the deployment's retention): older ones cannot come again.
@@ -34,14 +35,13 @@ def create_app(config: NotificationsConfig) -> web.Application:
         app[api.READER] = NotificationReader(app[POOL])
         app[STORE] = NotificationStore(app[POOL])
         handlers = consumer.NotificationHandlers(app[STORE])
-        app[LOOP] = consumer.IdentifiedLoop(
+        app[LOOP] = ConsumerLoop(
             config.common.kafka_bootstrap,
             consumer.GROUP,
             handlers.table(),
             app[METRICS],
             partitions_at_once=consumer.PARTITIONS_AT_ONCE,
         )
-        handlers.bind(app[LOOP])
         yield
 
     async def consume(app: web.Application) -> None:

@@ -21,7 +21,7 @@ from shared.kafka.clients import (
     send,
     start_with_retry,
 )
-from shared.kafka.handling import MAX_HANDLER_ATTEMPTS, Batch, EventHandler
+from shared.kafka.handling import MAX_HANDLER_ATTEMPTS, Batch, EventHandler, Identified
 from shared.kafka.letters import MAX_ERROR_CHARS, DeadLetter, Record
 from shared.kafka.loop import ConsumerLoop
 
@@ -32,6 +32,7 @@ __all__ = [
     "ConsumerLoop",
     "DeadLetter",
     "EventHandler",
+    "Identified",
     "Record",
     "event_producer",
     "kafka_reachable",

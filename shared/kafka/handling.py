@@ -8,7 +8,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -21,13 +21,24 @@ from shared.retry import Backoff, retry_forever
 from shared.topics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
+C = TypeVar("C", bound=Contract)
 
 
 @dataclass(frozen=True)
 class Batch:
-    """Marks a handler that takes a list of consecutive events of its type at once."""
+    """Marks a handler that takes a list of consecutive events of its type at once; with
+    `with_ids`, each as `Identified`, to deduplicate by the envelope's id."""
 
     fn: Callable[[list[Any]], Awaitable[None]]
+    with_ids: bool = False
+
+
+@dataclass(frozen=True)
+class Identified(Generic[C]):
+    """An event with the id of the envelope it came in (the unit of deduplication)."""
+
+    event_id: str
+    event: C
 
 
 EventHandler = Callable[[Any], Awaitable[None]] | Batch
@@ -100,7 +111,7 @@ class EventHandling:
     async def _dispatch(self, run: Run) -> None:
         handler = self.handlers[type(run[0][2])]
         if isinstance(handler, Batch) and len(run) > 1:
-            events = [event for _, _, event in run]
+            events = [_given(handler, envelope, event) for _, envelope, event in run]
             records = [record for record, _, _ in run]
             error = await self._call(lambda: handler.fn(events), run[0][1], records, attempts=1)
             if error is None:
@@ -111,7 +122,8 @@ class EventHandling:
                 extra={"type": run[0][1].type, "count": len(run)},
             )
         for record, envelope, event in run:
-            error = await self._call(_one(handler, event), envelope, [record], self.max_attempts)
+            call = _one(handler, envelope, event)
+            error = await self._call(call, envelope, [record], self.max_attempts)
             if error is not None:
                 await self._give_up(record, envelope, error)
 
@@ -179,8 +191,13 @@ class EventHandling:
         )
 
 
-def _one(handler: EventHandler, event: Contract) -> Call:
+def _one(handler: EventHandler, envelope: Envelope, event: Contract) -> Call:
     """A call of `handler` on `event` alone."""
     if isinstance(handler, Batch):
-        return lambda: handler.fn([event])
+        return lambda: handler.fn([_given(handler, envelope, event)])
     return lambda: handler(event)
+
+
+def _given(handler: Batch, envelope: Envelope, event: Contract) -> Any:
+    """What a batch handler is given of one event: the event, or it and its envelope id."""
+    return Identified(envelope.event_id, event) if handler.with_ids else event

@@ -22,6 +22,7 @@ from services.insights.official import OfficialRanking
 from services.insights.stats_store import StatsReader
 from services.insights.store import IngestStore
 from shared import db, topics
+from shared.kafka import ConsumerLoop
 from shared.timeutil import utcnow
 from tests.insights_scenario import EXPECTED_DAY, EXPECTED_POST, operator_day
 from tests.support import eventually
@@ -100,13 +101,12 @@ async def test_replaying_a_days_events_into_an_empty_schema_gives_the_same_numbe
     handlers = consumer.InsightsHandlers(
         IngestStore(scratch_insights), OfficialRanking(scratch_insights, redis, 3)
     )
-    loop = consumer.IdentifiedLoop(
+    loop = ConsumerLoop(
         stack.str("WEITAO_KAFKA_BOOTSTRAP"),
         "insights-replay-test",
         handlers.table(),
         CollectorRegistry(),
     )
-    handlers.bind(loop)
     await loop.handle_all(records)
     reader = StatsReader(scratch_insights)
     today = shanghai_day(utcnow())

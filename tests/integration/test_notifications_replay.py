@@ -19,6 +19,7 @@ from services.notifications import consumer
 from services.notifications.store import NotificationStore
 from shared import db, topics
 from shared.events import Envelope, FollowChanged, PostInteraction, decode
+from shared.kafka import ConsumerLoop
 from tests.support import consumers, eventually, publish, seller
 
 MIGRATIONS = Path(consumer.__file__).parent / "migrations"
@@ -116,10 +117,9 @@ async def test_replayed_and_redelivered_events_give_the_same_exact_counts(
     assert {type(e) for e in events} == {FollowChanged, PostInteraction}
 
     handlers = consumer.NotificationHandlers(scratch_store)
-    loop = consumer.IdentifiedLoop(
+    loop = ConsumerLoop(
         bootstrap, "notifications-replay-test", handlers.table(), CollectorRegistry()
     )
-    handlers.bind(loop)
     expected = {"followed": 4, "liked": 4, "commented": 1}
     await loop.handle_all(records)
     assert await counts(scratch_store, shop["id"]) == expected
