@@ -7,6 +7,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from services.feedread import domain
+from services.feedread.impressions import ServedImpressions
 from services.feedread.service import Feedread
 from shared.auth import require_actor
 from shared.errors import ApiError, validation_error
@@ -26,6 +27,8 @@ from shared.web import (
 )
 
 READER = web.AppKey("feedread", Feedread)
+# What each page served, sent to insights as impressions off the request path (reach).
+IMPRESSIONS = web.AppKey("feedread_impressions", ServedImpressions)
 
 
 class FeedAccount(msgspec.Struct):
@@ -61,6 +64,7 @@ async def feed(request: web.Request) -> web.Response:
     if category is not None and category not in CATEGORIES:
         raise validation_error("category", f"category must be one of {', '.join(CATEGORIES)}")
     result = await request.app[READER].page(user_id, limit, cursor, category)
+    request.app[IMPRESSIONS].record(user_id, result.items)
     position = result.next_position
     items = [
         FeedItem(post=item.post, account=msgspec.convert(item.account, FeedAccount))

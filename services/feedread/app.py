@@ -9,11 +9,12 @@ from aiokafka import AIOKafkaProducer
 from services.feedread import api, consumer
 from services.feedread.config import FeedreadConfig
 from services.feedread.engagement import EngagementStore
+from services.feedread.impressions import ServedImpressions
 from services.feedread.producer import KafkaEvents
 from services.feedread.service import Feedread
 from services.feedread.store import FeedStore
 from shared import logs, runtime
-from shared.kafka import ConsumerLoop, event_producer, start_with_retry
+from shared.kafka import ConsumerLoop, event_producer, producer, start_with_retry
 from shared.redis_cluster import AnyRedis
 from shared.web import METRICS, build_app
 
@@ -32,11 +33,15 @@ def create_app(config: FeedreadConfig) -> web.Application:
         app[api.READER] = Feedread(
             app[STORE], EngagementStore(app[REDIS]), KafkaEvents(app[PRODUCER])
         )
+        app[api.IMPRESSIONS] = ServedImpressions(producer(bootstrap), app[METRICS])
         yield
         await app[PRODUCER].stop()
 
     async def start_producer(app: web.Application) -> None:
         await start_with_retry(app[PRODUCER], "feedread-events")
+
+    async def send_impressions(app: web.Application) -> None:
+        await app[api.IMPRESSIONS].run()
 
     async def consume(app: web.Application) -> None:
         await ConsumerLoop(
@@ -49,6 +54,7 @@ def create_app(config: FeedreadConfig) -> web.Application:
             runtime.kafka_readiness(bootstrap),
             wiring,
             runtime.background("event-producer", start_producer),
+            runtime.background("served-impressions", send_impressions),
             runtime.background("consumer", consume),
         ]
     )

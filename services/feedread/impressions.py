@@ -34,7 +34,7 @@ RETRY_S = 1.0  # pause after a failed flush (the batch is put back)
 
 
 class Served(Protocol):
-    """A served feed item (services.feedread.store.HydratedEntry)."""
+    """A served feed item (services.feedread.domain.HydratedEntry)."""
 
     post: dict[str, Any]
 
