@@ -4,6 +4,7 @@ session ends (only by a run of the whole suite, so a single case never truncates
 from __future__ import annotations
 
 import platform
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ def render(rows: list[Row]) -> str:
         "in flight. After recovery every reader's whole feed is read page by page and held "
         "against Postgres truth (the accounts' follows and statuses, publishing's posts), "
         "entry by entry.\n\n"
-        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
+        f"Run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on commit {_commit()}, "
         f"{platform.node()} ({platform.machine()}, 2 cores, shared).\n\n"
         "- **lost**: a (reader, post) pair Postgres says must be served and is not.\n"
         "- **doubled**: a post served twice in one reader's pages.\n"
@@ -66,6 +67,13 @@ def render(rows: list[Row]) -> str:
         "- **readiness**: what the services the fault touches answered on `/readyz` during "
         "the fault, then what every service answered after recovery.\n\n" + HEADER + lines
     )
+
+
+def _commit() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    return done.stdout.strip() or "unknown"
 
 
 @pytest.fixture(scope="session")
