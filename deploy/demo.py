@@ -1,7 +1,8 @@
 """A short scripted walk through the public HTTP API of a running stack (`make run`).
 
 Staff issue an invitation; a seller signs up with it; consumers follow; the seller
-publishes; a consumer's feed is printed once the post has reached it.
+publishes; a consumer's feed is printed once the post has reached it; fans like, view and
+buy; the seller's grouped notifications, its day of stats and the official list end it.
 """
 
 from __future__ import annotations
@@ -72,6 +73,72 @@ async def main() -> None:
                 f"  [{item['post']['category']}] {item['account']['display_name']}: "
                 f"{item['post']['title']} — {item['post']['body']}"
             )
+        await engage(api, shop, fans, post)
+        await operator_view(api, shop)
+
+
+async def engage(api: WeitaoClient, shop: dict, fans: list[dict], post: dict) -> None:
+    """Every fan likes the post; two view it, one buys."""
+    for fan in fans:
+        await api.call(
+            "publishing",
+            "PUT",
+            f"/v1/posts/{post['id']}/likes/{fan['id']}",
+            as_=(fan["id"], "user"),
+        )
+    events = [
+        {
+            "type": "view",
+            "user_id": fan["id"],
+            "account_id": shop["id"],
+            "post_id": post["id"],
+            "dwell_ms": 4200,
+        }
+        for fan in fans[:2]
+    ]
+    events.append(
+        {
+            "type": "purchase",
+            "user_id": fans[0]["id"],
+            "account_id": shop["id"],
+            "post_id": post["id"],
+            "order_id": f"demo-{post['id']}",
+            "amount_cents": 16800,
+        }
+    )
+    reply = await api.call(
+        "feedread", "POST", "/v1/events", as_=("gateway", "service"), json={"events": events}
+    )
+    say(f"{len(fans)} fans liked the post; views and a purchase reported ({reply.status})")
+
+
+async def operator_view(api: WeitaoClient, shop: dict) -> None:
+    """What the seller sees: grouped notifications, today's stats, the official list."""
+    me = (shop["id"], "user")
+    started = time.monotonic()
+    while time.monotonic() - started < 30:
+        notes = await api.call(
+            "notifications", "GET", f"/v1/users/{shop['id']}/notifications", as_=me
+        )
+        stats = await api.call(
+            "insights", "GET", f"/v1/accounts/{shop['id']}/stats", as_=me, params={"days": 1}
+        )
+        liked = [g for g in (notes.body or {}).get("items", []) if g["kind"] == "liked"]
+        day = (stats.body or {}).get("items", [{}])[-1] if stats.status == 200 else {}
+        if liked and liked[0]["count"] == 3 and day.get("purchases"):
+            break
+        await asyncio.sleep(0.5)
+    for group in (notes.body or {}).get("items", []):
+        names = ", ".join(f"@{a['handle']}" for a in group["sample_accounts"])
+        say(f"notification: {group['kind']} x{group['count']} ({names})")
+    say(
+        f"today's stats: followers {day.get('followers_total')}, views {day.get('views')}, "
+        f"visitors {day.get('unique_visitors')}, purchases {day.get('purchases')}, "
+        f"GMV {day.get('gmv_cents', 0) / 100:.2f} yuan, conversion {day.get('conversion_rate')}"
+    )
+    official = await api.call("insights", "GET", "/v1/recommendations/official", as_=me)
+    for rank, item in enumerate((official.body or {}).get("items", [])[:5], start=1):
+        say(f"official #{rank}: {item['account'].get('handle')} score {item['score']:.3f}")
 
 
 if __name__ == "__main__":
