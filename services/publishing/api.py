@@ -12,7 +12,7 @@ from services.publishing.ports import PostRow
 from services.publishing.service import PostService
 from services.publishing.store import PostStore, post_view
 from shared.auth import require_actor
-from shared.errors import DomainError
+from shared.errors import ApiError, DomainError
 from shared.ids import IdGenerator
 from shared.pagination import keyed_page, keyed_page_query
 from shared.timeutil import rfc3339
@@ -32,6 +32,7 @@ STORE = web.AppKey("publishing_store", PostStore)
 SERVICE = web.AppKey("publishing_service", PostService)
 IDS = web.AppKey("publishing_ids", IdGenerator)
 
+RETRY_SOON = {"Retry-After": "1"}  # a projection catches up within a second or so
 ERROR_STATUSES: dict[type[DomainError], int] = {
     domain.InvalidPost: 400,
     domain.AuthorNotFound: 404,
@@ -96,7 +97,10 @@ async def publish(request: web.Request) -> web.Response:
     account_id = path_id(request, "account_id")
     require_actor(principal(request), account_id)
     new = await read_body(request, domain.NewPost)
-    done = await request.app[SERVICE].publish(account_id, new)
+    try:
+        done = await request.app[SERVICE].publish(account_id, new)
+    except domain.AuthorNotReady as exc:
+        raise ApiError(503, exc.code, exc.message, exc.details, RETRY_SOON) from None
     quota = Quota(used=done.used, limit=done.limit, resets_at=rfc3339(done.resets_at))
     published = PublishedPost(**msgspec.structs.asdict(post_of(done.post)), quota=quota)
     return json_response(msgspec.to_builtins(published), 201)
@@ -129,7 +133,7 @@ ROUTES = (
         body=domain.NewPost,
         response=PublishedPost,
         params=(id_param("account_id"),),
-        errors=(404, 429),
+        errors=(404, 429, 503),
     ),
     Route(
         "GET",

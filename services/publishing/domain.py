@@ -12,10 +12,14 @@ import msgspec
 from services.publishing import similarity
 from shared.errors import DomainError
 from shared.events import AccountChanged
-from shared.timeutil import parse_rfc3339, rfc3339
+from shared.ids import id_time_ms
+from shared.timeutil import epoch_ms, parse_rfc3339, rfc3339
 from shared.vocabulary import Category
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# An account id minted this recently may still be on its way over Kafka; an unknown id
+# older than this is taken to be no account at all (insights decides the same way).
+IN_FLIGHT_MS = 60_000
 PostKind = Literal["article", "product", "discount", "vote", "video"]
 Url = Annotated[str, msgspec.Meta(pattern=r"^https?://\S{1,2000}$")]
 Text60 = Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
@@ -86,6 +90,12 @@ class InvalidPost(PublishingError):
 
 class AuthorNotFound(PublishingError):
     code = "not_found"
+
+
+class AuthorNotReady(PublishingError):
+    """The account may exist but its event has not reached publishing yet (API.md "Projections")."""
+
+    code = "not_ready"
 
 
 class NotAnOperator(PublishingError):
@@ -214,6 +224,11 @@ def check_author(author: Author | None) -> Author:
     if author.status == "suspended":
         raise AccountSuspended("a suspended account cannot publish")
     return author
+
+
+def maybe_in_flight(account_id: int, now: datetime) -> bool:
+    """Whether an account id was minted so recently that its event may not have arrived."""
+    return 0 <= epoch_ms(now) - id_time_ms(account_id) < IN_FLIGHT_MS
 
 
 def refuse_near_copy(signature: list[int], candidates: list[tuple[int, list[int]]]) -> None:

@@ -31,6 +31,28 @@ from shared.ids import parse_id
 
 Fingerprinter = Callable[[str, str], similarity.Fingerprint | None]
 COPY_WINDOW = timedelta(days=30)  # API.md: copies of posts of the last 30 days are refused
+# API.md "Projections": a fresh account unknown to the authors projection is waited for,
+# at most this long (under the 2 s the contract allows, leaving room for the publish).
+AUTHOR_WAIT_S = 1.5
+AUTHOR_RECHECK_S = 0.05  # another process may apply the event: the table is re-read this often
+
+
+class ProjectionSignal:
+    """Wakes those waiting for the projection whenever this process applies account events."""
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Event()
+
+    def notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait(self, timeout_s: float) -> None:
+        """Returns at the next change or after `timeout_s`, whichever comes first."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout_s)
+        except TimeoutError:
+            pass
 
 
 @dataclass(frozen=True)
@@ -94,6 +116,7 @@ class PostService:
         self.daily_limit = daily_limit
         self.clock = clock
         self.fingerprint = fingerprint
+        self.authors_applied = ProjectionSignal()
         # One account's requests take turns in this process, so a burst of them checks
         # the quota one after another: only those that will be inserted get fingerprinted.
         self._turns: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -104,8 +127,7 @@ class PostService:
         now = self.clock()
         domain.check_post(new, now)
         async with self._turn(account_id):
-            async with self.posts.reading() as tx:  # the cheap early answer, nothing locked
-                await standing(tx, account_id, now, self.daily_limit, lock=False)
+            await self._early_standing(account_id, now)
             # Pure CPU work: off the event loop's own turn.
             fingerprint = await asyncio.to_thread(self.fingerprint, new.title, new.body)
             async with self.posts.writing() as tx:
@@ -136,7 +158,31 @@ class PostService:
             known = await tx.author_versions([int(e.account_id) for e in latest])
             windows = domain.suspension_windows(changes, known)
             await tx.save_authors(latest)
-            return await tx.retract(windows, self.clock()) if windows else []
+            retracted = await tx.retract(windows, self.clock()) if windows else []
+        self.authors_applied.notify()  # committed: waiting publishes may find their author
+        return retracted
+
+    async def _early_standing(self, account_id: int, now: datetime) -> None:
+        """The cheap early answer, nothing locked. An author not yet known whose id is
+        fresh is waited for, bounded, then AuthorNotReady: never a 404 for an account that
+        exists (API.md "Projections"); an old unknown id is AuthorNotFound at once."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + AUTHOR_WAIT_S
+        while True:
+            try:
+                async with self.posts.reading() as tx:
+                    await standing(tx, account_id, now, self.daily_limit, lock=False)
+                return
+            except domain.AuthorNotFound:
+                if not domain.maybe_in_flight(account_id, now):
+                    raise
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise domain.AuthorNotReady(
+                    "account not known to publishing yet; retry shortly",
+                    account_id=str(account_id),
+                )
+            await self.authors_applied.wait(min(remaining, AUTHOR_RECHECK_S))
 
     def _turn(self, account_id: int) -> asyncio.Lock:
         turn = self._turns.get(account_id)
