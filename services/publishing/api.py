@@ -54,6 +54,13 @@ class Counters(msgspec.Struct):
     votes: int
 
 
+class VoteResults(msgspec.Struct):
+    options: list[str]
+    closes_at: str | None
+    counts: list[int]  # votes per option, in the options' order
+    total: int
+
+
 class Post(msgspec.Struct):
     id: str
     account_id: str
@@ -64,7 +71,7 @@ class Post(msgspec.Struct):
     images: list[str]
     products: list[domain.Product] | None
     discount: domain.Discount | None
-    vote: domain.Vote | None
+    vote: VoteResults | None
     video: domain.Video | None
     created_at: str
     counters: Counters

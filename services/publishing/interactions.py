@@ -138,15 +138,31 @@ class InteractionTransaction:
             await self._interaction(post, user_id, "like" if liked else "unlike", now)
 
     async def cast_vote(self, post: LivePost, user_id: int, option: int, now: datetime) -> None:
-        first = await self.conn.fetchval(
+        # The post's row first: a user's concurrent votes then read their previous option
+        # one after another, so a moved vote moves the tally exactly once.
+        await self.conn.execute("SELECT 1 FROM posts WHERE id = $1 FOR UPDATE", post.id)
+        previous = await self.conn.fetchval(
+            "SELECT option FROM votes WHERE post_id = $1 AND user_id = $2", post.id, user_id
+        )
+        await self.conn.execute(
             "INSERT INTO votes (post_id, user_id, option, voted_at) VALUES ($1, $2, $3, $4) "
             "ON CONFLICT (post_id, user_id) DO UPDATE SET option = EXCLUDED.option, "
-            "voted_at = EXCLUDED.voted_at RETURNING xmax = 0",
+            "voted_at = EXCLUDED.voted_at",
             post.id,
             user_id,
             option,
             now,
         )
-        if first:
-            await self.conn.execute("UPDATE posts SET votes = votes + 1 WHERE id = $1", post.id)
+        if previous != option:
+            # counts are 1-based in SQL; the option left loses one, the one chosen gains one.
+            await self.conn.execute(
+                "UPDATE posts SET votes = votes + $4::int, vote_counts = ARRAY("
+                "  SELECT c + CASE WHEN i = $2 THEN 1 WHEN i = $3 THEN -1 ELSE 0 END"
+                "  FROM unnest(vote_counts) WITH ORDINALITY AS t(c, i) ORDER BY i) "
+                "WHERE id = $1",
+                post.id,
+                option + 1,
+                None if previous is None else previous + 1,
+                1 if previous is None else 0,
+            )
         await self._interaction(post, user_id, "vote", now, option=option)

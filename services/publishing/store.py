@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 SCHEMA = "publishing"
 POST_COLUMNS = (
     "id, account_id, kind, title, body, category, attachments, created_at, deleted_at, "
-    "likes, comments, votes"
+    "likes, comments, votes, vote_counts"
 )
 
 
@@ -68,10 +68,18 @@ def post_view(row: asyncpg.Record) -> dict[str, Any]:
         "images": attachments.get("images", []),
         "products": attachments.get("products"),
         "discount": attachments.get("discount"),
-        "vote": attachments.get("vote"),
+        "vote": vote_results(attachments.get("vote"), row["vote_counts"]),
         "video": attachments.get("video"),
         "created_at": rfc3339(row["created_at"]),
     }
+
+
+def vote_results(vote: dict[str, Any] | None, counts: list[int] | None) -> dict[str, Any] | None:
+    """A vote's options and closing time with its tally per option and in all."""
+    if vote is None:
+        return None
+    counts = list(counts or [0] * len(vote["options"]))
+    return {**vote, "counts": counts, "total": sum(counts)}
 
 
 class PostStore:
@@ -192,8 +200,8 @@ class PostTransaction:
         )
         row = await self.conn.fetchrow(
             f"INSERT INTO posts (id, account_id, kind, title, body, category, attachments, "
-            f"created_at, shanghai_day, day_slot) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-            f"$9, $10) RETURNING {POST_COLUMNS}",
+            f"created_at, shanghai_day, day_slot, vote_counts) VALUES ($1, $2, $3, $4, $5, "
+            f"$6, $7, $8, $9, $10, $11) RETURNING {POST_COLUMNS}",
             post_id,
             account_id,
             new.kind,
@@ -204,6 +212,7 @@ class PostTransaction:
             now,
             shanghai_day(now),
             day_slot,
+            [0] * len(new.vote.options) if new.vote else None,
         )
         await outbox.enqueue(self.conn, SCHEMA, post_published(row))
         return row
