@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) deploy/localstack.py
 
 .PHONY: run test test-unit test-integration test-e2e stop logs status lint format venv \
-        rebuild-feeds dead-letters replay-dead-letters bench bench-fanout chaos clean
+        rebuild-feeds dead-letters replay-dead-letters bench bench-fanout bench-read chaos clean
 
 venv: $(VENV)/.installed
 
@@ -55,6 +55,13 @@ test-e2e: venv
 bench-fanout: venv
 	@$(STACK) up
 	@$(PY) bench/fanout.py
+
+## Feed reads of one feedread process measured from outside (wrk, vegeta; installed by
+## deploy/tools.sh) beside bare-handler ceilings in the same run (docs/benchmarks.md).
+## WEITAO_PULL_THRESHOLD must be the running fanout's: pulled accounts get that many followers.
+bench-read: venv
+	@$(STACK) up
+	@$(PY) bench/read.py
 
 ## The load harness, standard scenario, 3 runs: report in bench-out/, medians in
 ## docs/benchmarks.md. Point it elsewhere with WEITAO_<SERVICE>_URL and WEITAO_JWT_SECRET.

@@ -1,0 +1,219 @@
+"""`make bench-read`: feed-read capacity and latency of one feedread process, measured from
+outside the server process and outside Python, beside ceilings measured in the same run
+with the same load generator (docs/benchmarks.md, issue 10).
+
+Saturation: `wrk -t2 -c64` rotating 200 readers and their tokens, for the first page, a
+deeper page (a cursor 5 pages in) and a category page; the same against a bare aiohttp
+process doing ZREVRANGE 0 19 + MGET of 20 bodies on the same Redis, and one returning a
+fixed page with no I/O. Latency: `vegeta` at a constant rate of half the bare Redis
+handler's saturation rate, open loop, per page kind. 3 runs each; medians reported."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import read_report  # noqa: E402
+from bench.client import WeitaoClient  # noqa: E402
+from bench.read_world import CATEGORY, Builder, ReadWorld, build  # noqa: E402
+from shared.config import Env  # noqa: E402
+from shared.feedstore.keys import feed_key  # noqa: E402
+from shared.redis_cluster import connect  # noqa: E402
+
+OUT = ROOT / "bench-out"
+WORLD_FILE = OUT / "read-world.json"
+VEGETA = ROOT / ".run" / "bin" / "vegeta"
+LUA = ROOT / "bench" / "wrk" / "rotate.lua"
+CEILING_PORTS = {"redis": 18971, "fixed": 18972}
+READERS = 200
+DEEP_PAGES = 5
+KINDS = ("first", "deeper", "category")
+
+
+def say(message: str) -> None:
+    print(f"[bench-read] {message}", flush=True)
+
+
+async def targets(api: WeitaoClient, world: ReadWorld) -> dict[str, list[tuple[str, str]]]:
+    """Per page kind, (path, token) of every reader; deeper pages follow real cursors."""
+    kinds: dict[str, list[tuple[str, str]]] = {kind: [] for kind in KINDS}
+    for reader in world.readers:
+        token = api.token(reader, "user")
+        base = f"/v1/users/{reader}/feed?limit=20"
+        cursor = None
+        for _ in range(DEEP_PAGES):
+            cursor = (await api.feed(reader, limit=20, **({"cursor": cursor} if cursor else {})))[
+                "next_cursor"
+            ]
+        kinds["first"].append((base, token))
+        kinds["deeper"].append((f"{base}&cursor={cursor}", token))
+        kinds["category"].append((f"{base}&category={CATEGORY}", token))
+    return kinds
+
+
+def wrk(port: int, lines: list[tuple[str, str]], seconds: int) -> dict[str, float]:
+    """Saturation by wrk -t2 -c64; req/s, p50/p99 ms and the non-2xx count."""
+    file = OUT / "wrk-targets.txt"
+    file.write_text("".join(f"{path}\t{token}\n" for path, token in lines))
+    run = subprocess.run(
+        ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-s", str(LUA),
+         f"http://127.0.0.1:{port}", "--", str(file)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return read_report.parse_wrk(run.stdout)
+
+
+def vegeta(port: int, lines: list[tuple[str, str]], rate: int, seconds: int) -> dict[str, float]:
+    """Open loop at `rate` req/s for `seconds`; p50/p99 ms and the non-2xx count."""
+    file = OUT / "vegeta-targets.txt"
+    file.write_text(
+        "".join(
+            f"GET http://127.0.0.1:{port}{path}\nAuthorization: Bearer {token}\n\n"
+            for path, token in lines
+        )
+    )
+    attack = subprocess.run(
+        [str(VEGETA), "attack", f"-rate={rate}/s", f"-duration={seconds}s",
+         f"-targets={file}", "-format=http", "-timeout=5s"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    report = subprocess.run(
+        [str(VEGETA), "report", "-type=json"],
+        input=attack.stdout, check=True, capture_output=True,
+    )  # fmt: skip
+    return read_report.parse_vegeta(json.loads(report.stdout))
+
+
+def start_ceilings(fixed_body: bytes) -> list[subprocess.Popen]:
+    body = OUT / "fixed-page.json"
+    body.write_bytes(fixed_body)
+    python = [sys.executable, "-m", "bench.read_ceiling"]
+    return [
+        subprocess.Popen([*python, "redis", str(CEILING_PORTS["redis"])], cwd=ROOT),
+        subprocess.Popen(
+            [*python, "fixed", str(CEILING_PORTS["fixed"]), "--body", str(body)], cwd=ROOT
+        ),
+    ]
+
+
+async def ceilings_up(session: aiohttp.ClientSession) -> None:
+    for _ in range(100):
+        try:
+            for port in CEILING_PORTS.values():
+                async with session.get(f"http://127.0.0.1:{port}/v1/users/1/feed") as resp:
+                    await resp.read()
+            return
+        except aiohttp.ClientConnectionError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the ceiling processes did not start")
+
+
+async def world_of(api: WeitaoClient, builder: Builder, env: Env, rebuild: bool) -> ReadWorld:
+    """The world of an earlier run while its feeds are still full; else a new one."""
+    if WORLD_FILE.exists() and not rebuild:
+        world = ReadWorld(**orjson.loads(WORLD_FILE.read_bytes()))
+        sizes = [await builder.redis.zcard(feed_key(r)) for r in world.readers]
+        if min(sizes) >= 800:
+            await builder.mark_active(world.readers)
+            say(f"reusing the world of {WORLD_FILE.relative_to(ROOT)} (--rebuild for a new one)")
+            return world
+    say(f"building the world: {READERS} readers, full feeds")
+    world = await build(builder, READERS, env.int("WEITAO_PULL_THRESHOLD"), say)
+    WORLD_FILE.write_bytes(orjson.dumps(world.__dict__))
+    return world
+
+
+async def bytes_per_entry(redis, readers: list[str]) -> float:
+    """Median MEMORY USAGE / ZCARD over the readers' full feeds."""
+    per_entry = []
+    for reader in readers[:20]:
+        key = feed_key(reader)
+        per_entry.append(await redis.memory_usage(key, samples=0) / await redis.zcard(key))
+    return statistics.median(per_entry)
+
+
+async def main(args: argparse.Namespace) -> None:
+    env = Env.from_os()
+    OUT.mkdir(exist_ok=True)
+    redis = connect(env.str("WEITAO_REDIS_URL"), env.bool("WEITAO_REDIS_CLUSTER"))
+    async with aiohttp.ClientSession() as session:
+        api = WeitaoClient(session, WeitaoClient.urls_from_env(env), env.str("WEITAO_JWT_SECRET"))
+        builder = Builder(
+            api, redis, env.str("WEITAO_KAFKA_BOOTSTRAP"), env.str("WEITAO_POSTGRES_DSN")
+        )
+        world = await world_of(api, builder, env, args.rebuild)
+        pages = await targets(api, world)
+        first = pages["first"][0]
+        fixed = await session.get(
+            api.urls["feedread"] + first[0], headers={"Authorization": f"Bearer {first[1]}"}
+        )
+        processes = start_ceilings(await fixed.read())
+        try:
+            await ceilings_up(session)
+            results = measure(int(api.urls["feedread"].rsplit(":", 1)[1]), pages, args)
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait()
+        results["bytes_per_entry_at_800"] = await bytes_per_entry(redis, world.readers)
+    await redis.aclose()
+    results["label"] = args.label
+    (OUT / f"read-{args.label}.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    print(read_report.table(results))
+    read_report.write_doc(results, ROOT)
+
+
+def measure(feedread_port: int, pages: dict, args: argparse.Namespace) -> dict[str, Any]:
+    runs: dict[str, list[dict[str, float]]] = {}
+    for run in range(args.runs):
+        say(f"run {run + 1}/{args.runs}: wrk saturation, {args.seconds} s each")
+        for kind in KINDS:
+            runs.setdefault(f"feedread {kind}", []).append(
+                wrk(feedread_port, pages[kind], args.seconds)
+            )
+        for name, port in CEILING_PORTS.items():
+            runs.setdefault(f"bare {name}", []).append(wrk(port, pages["first"], args.seconds))
+    saturation = {name: read_report.medians(r) for name, r in runs.items()}
+    rate = max(1, round(saturation["bare redis"]["rps"] / 2))
+    say(f"vegeta open loop at {rate} req/s (half the bare Redis handler's saturation)")
+    latency: dict[str, list[dict[str, float]]] = {}
+    for _ in range(args.runs):
+        for kind in KINDS:
+            latency.setdefault(kind, []).append(
+                vegeta(feedread_port, pages[kind], rate, args.vegeta_seconds)
+            )
+    return {
+        "saturation": saturation,
+        "saturation_runs": runs,
+        "open_loop_rate": rate,
+        "open_loop": {kind: read_report.medians(r) for kind, r in latency.items()},
+        "machine": read_report.machine(),
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "runs": args.runs,
+        "seconds": args.seconds,
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=10, help="per wrk run")
+    parser.add_argument("--vegeta-seconds", type=int, default=5, help="per vegeta run")
+    parser.add_argument("--label", default="latest", help="names bench-out/read-LABEL.json")
+    parser.add_argument("--rebuild", action="store_true", help="a new world even if one is kept")
+    arguments = parser.parse_args()
+    subprocess.run([str(ROOT / "deploy" / "tools.sh")], check=True)
+    asyncio.run(main(arguments))
