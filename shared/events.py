@@ -195,6 +195,28 @@ class PostInteraction(Contract):
 
 
 @dataclass(frozen=True)
+class GroupBuyDecided(Contract):
+    """A group buy ended (or filled) and came out `succeeded` (at least min_participants
+    joined) or `failed`; published once per buy. Keyed by the post, as its joins
+    (post.interaction `group_buy_join` / `group_buy_leave`) are, so it comes after them."""
+
+    TOPIC = topics.INTERACTIONS
+    TYPE = "group_buy.decided"
+
+    post_id: str
+    account_id: str  # the operator
+    item_id: str
+    state: str  # "succeeded" | "failed"
+    participants: int
+    min_participants: int
+    price_cents: int
+    decided_at: str
+
+    def key(self) -> str:
+        return self.post_id
+
+
+@dataclass(frozen=True)
 class FanoutChunk(Contract):
     """Push `post_id` to the account's followers with after_user < id <= through_user
     (no upper bound when through_user is None)."""
@@ -282,6 +304,7 @@ CONTRACTS: dict[tuple[str, int], type[Contract]] = {
         PostPublished,
         PostDeleted,
         PostInteraction,
+        GroupBuyDecided,
         FanoutChunk,
         FeedSweep,
         FeedRebuildRequested,
