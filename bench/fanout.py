@@ -38,10 +38,8 @@ sys.path.insert(0, str(ROOT))
 from bench.client import WeitaoClient  # noqa: E402
 from bench.settle import settle  # noqa: E402
 from services.fanout.domain import PUSH_BATCH  # noqa: E402
-from services.fanout.feeds import _PUSH  # noqa: E402
-from services.feedread.store import _TOUCH  # noqa: E402
 from shared.config import Env  # noqa: E402
-from shared.feedkeys import (  # noqa: E402
+from shared.feedstore.keys import (  # noqa: E402
     PULL_ACCOUNTS,
     SEEN_READY,
     account_key,
@@ -52,6 +50,8 @@ from shared.feedkeys import (  # noqa: E402
     seen_key,
     timeline_key,
 )
+from shared.feedstore.scripts import PUSH as _PUSH  # noqa: E402
+from shared.feedstore.scripts import TOUCH as _TOUCH  # noqa: E402
 from shared.redis_cluster import CROSS_SLOT, PROLOGUE, connect  # noqa: E402
 
 USERS = 100_000

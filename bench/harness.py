@@ -29,7 +29,7 @@ from bench.client import WeitaoClient
 from bench.settle import settle
 from bench.world import World, WorldSpec, build
 from shared.config import Env
-from shared.feedkeys import feed_key
+from shared.feedstore.keys import feed_key
 from shared.vocabulary import CATEGORIES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,6 @@ import asyncpg
 from services.fanout.domain import AccountMode, AccountState, Entry, FollowsApplied
 from services.fanout.feeds import FeedWriter
 from services.fanout.projection import Projection
-from shared.feedkeys import PULL_ACCOUNTS
 from shared.redis_cluster import AnyRedis
 
 __all__ = ["AccountMode", "AccountState", "Entry", "FanoutStore", "FollowsApplied"]
@@ -29,9 +28,7 @@ class FanoutStore(Projection, FeedWriter):
         so on two syncs in a row (a switch takes well under the sync period)."""
         current = await self.pulled()
         truth = await self.pulled_accounts()
-        if truth - current:
-            await self.redis.sadd(PULL_ACCOUNTS, *(truth - current))
+        await self.writes.add_pulled(truth - current)
         extra = current - truth
-        if stale := extra & self._extra_last_sync:
-            await self.redis.srem(PULL_ACCOUNTS, *stale)
+        await self.writes.remove_pulled(extra & self._extra_last_sync)
         self._extra_last_sync = extra

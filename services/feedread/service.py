@@ -29,7 +29,7 @@ from services.feedread.merge import newest_after
 from services.feedread.ports import EngagementLedger, EventSender, FeedSource
 from shared.auth import Principal
 from shared.events import EngagementRecorded, FeedRebuildRequested
-from shared.feedkeys import feed_key, timeline_key
+from shared.feedstore.keys import feed_key, timeline_key
 from shared.timeutil import rfc3339, utcnow
 
 log = logging.getLogger(__name__)

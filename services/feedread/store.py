@@ -1,5 +1,6 @@
 """Feedread's Redis: its post, account and following projections, and the reads a feed
-page is assembled from (services.feedread.service; this is its FeedSource port)."""
+page is assembled from (services.feedread.service; this is its FeedSource port), through
+shared.feedstore's reader API. Here: decoding, versions, expiries and short caches."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from services.feedread.domain import TOMBSTONE, Position, Visit, comes_after, post_ttl_s
+from services.feedread.domain import Position, Visit, comes_after, post_ttl_s
 from services.feedread.merge import Entry
 from shared.events import (
     AccountChanged,
@@ -18,17 +19,8 @@ from shared.events import (
     PostPublished,
     newest_per_entity,
 )
-from shared.feedkeys import (
-    FEED_OUTLIVES_SEEN_S,
-    PULL_ACCOUNTS,
-    SEEN_PENDING,
-    SEEN_READY,
-    account_key,
-    all_feed_keys,
-    following_key,
-    post_key,
-    seen_key,
-)
+from shared.feedstore.keys import SEEN_READY
+from shared.feedstore.reader import FeedReader
 from shared.redis_cluster import AnyRedis
 
 # A deleted post's tombstone outlives any redelivery of its publish event (topic retention
@@ -41,40 +33,10 @@ CACHE_TTL_S = 1.0
 # a post or two share a millisecond in one feed; more are read again with a wider margin.
 TIE_MARGIN = 2
 
-# Keeps the highest version of a (user, account) follow: ARGV = account, version, sign.
-_APPLY_FOLLOW = """
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if current and math.abs(tonumber(current)) >= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], tonumber(ARGV[2]) * tonumber(ARGV[3]))
-return 1
-"""
-
-# Keeps the highest version of an account: ARGV = version, JSON.
-_APPLY_ACCOUNT = """
-local current = redis.call('HGET', KEYS[1], 'v')
-if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'j', ARGV[2])
-return 1
-"""
-
-# A read: marks the user active (pending a rebuild if they were not), keeps their feeds
-# alive as long as they read, and returns {previous marker, following hash}.
-# KEYS: seen, following, feed keys...; ARGV: seen TTL, feed TTL (seconds).
-_TOUCH = f"""
-local state = redis.call('GET', KEYS[1])
-if state then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
-else
-  redis.call('SET', KEYS[1], '{SEEN_PENDING.decode()}', 'EX', ARGV[1])
-end
-for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
-return {{state or false, redis.call('HGETALL', KEYS[2])}}
-"""
-
 
 class FeedStore:
     def __init__(self, redis: AnyRedis, active_ttl_s: int) -> None:
-        self.redis = redis
+        self.keyspace = FeedReader(redis)
         self.active_ttl_s = active_ttl_s
         self._pull: tuple[float, set[str]] = (0.0, set())
         self._accounts: dict[str, tuple[float, dict[str, Any] | None]] = {}
@@ -83,60 +45,33 @@ class FeedStore:
 
     async def apply_accounts(self, events: list[AccountChanged]) -> None:
         """Keeps the newest version of each account (one pipeline for the batch)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for event in newest_per_entity(events):
-                summary = {
-                    "id": event.account_id,
-                    "handle": event.handle,
-                    "kind": event.kind,
-                    "display_name": event.display_name,
-                    "category": event.category,
-                    "status": event.status,
-                }
-                pipe.eval(
-                    _APPLY_ACCOUNT,
-                    1,
-                    account_key(event.account_id),
-                    event.version,
-                    orjson.dumps(summary),
-                )
-            await pipe.execute()
+        newest = newest_per_entity(events)
+        await self.keyspace.apply_accounts(
+            [(e.account_id, e.version, orjson.dumps(_summary(e))) for e in newest]
+        )
 
     async def apply_follows(self, events: list[FollowChanged]) -> None:
         """Keeps the newest version of each follow (one pipeline for the batch)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for event in newest_per_entity(events):
-                pipe.eval(
-                    _APPLY_FOLLOW,
-                    1,
-                    following_key(event.user_id),
-                    event.account_id,
-                    event.version,
-                    1 if event.following else -1,
-                )
-            await pipe.execute()
+        await self.keyspace.apply_follows(
+            [(e.user_id, e.account_id, e.version, e.following) for e in newest_per_entity(events)]
+        )
 
     async def apply_post_published(self, event: PostPublished) -> None:
         """Keeps the post until it leaves every feed; a post already past it is not kept."""
         ttl_s = post_ttl_s(event.published_ms, int(time.time() * 1000))
         if ttl_s is None:
             return
-        # NX: never overwrite a tombstone with a redelivered publish.
-        await self.redis.set(post_key(event.post_id), orjson.dumps(event.post), nx=True, ex=ttl_s)
+        await self.keyspace.keep_post(event.post_id, orjson.dumps(event.post), ttl_s)
 
     async def apply_post_deleted(self, event: PostDeleted) -> None:
-        await self.redis.set(post_key(event.post_id), TOMBSTONE, ex=TOMBSTONE_TTL_S)
+        await self.keyspace.tombstone_post(event.post_id, TOMBSTONE_TTL_S)
 
     # ------------------------------------------------------------ reads of a page
 
     async def touch(self, user_id: int) -> Visit:
         """Marks the user active (pending a rebuild if they were not), keeps their feeds
         alive, and returns whether the feed was materialized and what they follow."""
-        keys = [seen_key(user_id), following_key(user_id), *all_feed_keys(user_id)]
-        state, flat = await self.redis.eval(
-            _TOUCH, len(keys), *keys, self.active_ttl_s, self.active_ttl_s + FEED_OUTLIVES_SEEN_S
-        )
-        following = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+        state, following = await self.keyspace.touch(user_id, self.active_ttl_s)
         return Visit(state == SEEN_READY, following)
 
     async def read_after(
@@ -151,19 +86,9 @@ class FeedStore:
         found: list[list[Entry]] = [[] for _ in keys]
         pending = list(range(len(keys)))
         while pending:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for index in pending:
-                    pipe.zrange(
-                        keys[index],
-                        top,
-                        floor,
-                        desc=True,
-                        byscore=True,
-                        offset=0,
-                        num=count + extra,
-                        withscores=True,
-                    )
-                results = await pipe.execute()
+            results = await self.keyspace.ranges(
+                [keys[index] for index in pending], top, floor, count + extra
+            )
             short = []
             for index, raw in zip(pending, results, strict=True):
                 kept = [(int(s), m) for m, s in raw if comes_after(m, s, after)][:count]
@@ -177,17 +102,14 @@ class FeedStore:
         """The accounts whose timelines are merged at read time (cached CACHE_TTL_S)."""
         fetched_at, accounts = self._pull
         if time.monotonic() - fetched_at > CACHE_TTL_S:
-            accounts = {m.decode() for m in await self.redis.smembers(PULL_ACCOUNTS)}
+            accounts = await self.keyspace.pull_accounts()
             self._pull = (time.monotonic(), accounts)
         return accounts
 
     async def posts(self, members: list[bytes]) -> list[dict[str, Any] | None]:
         """Each post as the API shows it (None: deleted, expired or unknown)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for member in members:
-                pipe.get(post_key(member.decode()))
-            raw = await pipe.execute()
-        return [orjson.loads(v) if v and v != TOMBSTONE else None for v in raw]
+        raw = await self.keyspace.post_bodies([m.decode() for m in members])
+        return [orjson.loads(v) if v else None for v in raw]
 
     async def accounts_of(
         self, posts: list[dict[str, Any] | None]
@@ -201,10 +123,7 @@ class FeedStore:
             if now - self._accounts.get(a, (-CACHE_TTL_S * 2, None))[0] > CACHE_TTL_S
         )
         if stale:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for account_id in stale:
-                    pipe.hget(account_key(account_id), "j")
-                raw = await pipe.execute()
+            raw = await self.keyspace.account_bodies(stale)
             for account_id, value in zip(stale, raw, strict=True):
                 self._accounts[account_id] = (now, orjson.loads(value) if value else None)
             if len(self._accounts) > 100_000:  # bound the cache: drop what is stale
@@ -212,3 +131,15 @@ class FeedStore:
                     k: v for k, v in self._accounts.items() if now - v[0] <= CACHE_TTL_S
                 }
         return {a: self._accounts[a][1] for a in wanted}
+
+
+def _summary(event: AccountChanged) -> dict[str, Any]:
+    """The account as feed items show their author."""
+    return {
+        "id": event.account_id,
+        "handle": event.handle,
+        "kind": event.kind,
+        "display_name": event.display_name,
+        "category": event.category,
+        "status": event.status,
+    }

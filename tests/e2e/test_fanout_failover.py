@@ -14,7 +14,7 @@ import urllib.request
 import asyncpg
 
 from bench.client import WeitaoClient
-from shared.feedkeys import SEEN_READY, feed_key, seen_key
+from shared.feedstore.keys import SEEN_READY, feed_key, seen_key
 from tests.conftest import ROOT
 from tests.support import bulk_consumers, bulk_follow, eventually, publish, seller
 

@@ -3,7 +3,7 @@ accounts and the switch between them, inactive users, category feeds, removals."
 
 from __future__ import annotations
 
-from shared.feedkeys import (
+from shared.feedstore.keys import (
     PULL_ACCOUNTS,
     SEEN_READY,
     feed_key,

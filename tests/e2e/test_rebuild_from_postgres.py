@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from shared.feedkeys import account_key, following_key, post_key, seen_key, timeline_key
+from shared.feedstore.keys import account_key, following_key, post_key, seen_key, timeline_key
 from tests.conftest import ROOT
 from tests.support import consumers, eventually, feed_ids, publish, seller
 

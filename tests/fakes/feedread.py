@@ -11,7 +11,7 @@ from typing import Any
 from services.feedread.domain import Position, Visit, comes_after
 from services.feedread.merge import Entry
 from shared.events import Contract
-from shared.feedkeys import feed_key, timeline_key
+from shared.feedstore.keys import feed_key, timeline_key
 
 
 @dataclass

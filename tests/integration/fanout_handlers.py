@@ -15,7 +15,7 @@ from services.fanout.consumer import FanoutHandlers
 from services.fanout.store import FanoutStore
 from shared import db
 from shared.events import AccountChanged, Contract, FollowChanged
-from shared.feedkeys import PULL_ACCOUNTS, SEEN_READY, feed_key, seen_key
+from shared.feedstore.keys import PULL_ACCOUNTS, SEEN_READY, feed_key, seen_key
 from shared.ids import IdGenerator
 from shared.redis_cluster import AnyRedis
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from redis import Redis as SyncRedis
 
-from shared.feedkeys import PULL_ACCOUNTS, timeline_key
+from shared.feedstore.keys import PULL_ACCOUNTS, timeline_key
 from tests.integration import fanout_handlers
 from tests.integration.fanout_handlers import (
     BASE_MS,

@@ -11,7 +11,7 @@ from services.fanout.consumer import FanoutHandlers
 from services.fanout.domain import REBUILD_ACCOUNTS_PER_READ
 from services.fanout.store import FanoutStore
 from shared.events import FeedSweep
-from shared.feedkeys import (
+from shared.feedstore.keys import (
     FEED_OUTLIVES_SEEN_S,
     SEEN_PENDING,
     all_feed_keys,

@@ -15,7 +15,7 @@ from services.feedread.domain import Position
 from services.feedread.service import Feedread
 from services.feedread.store import FeedStore
 from shared.events import AccountChanged, FollowChanged, PostPublished
-from shared.feedkeys import PULL_ACCOUNTS, SEEN_READY, feed_key, seen_key
+from shared.feedstore.keys import PULL_ACCOUNTS, SEEN_READY, feed_key, seen_key
 from shared.ids import IdGenerator
 from shared.redis_cluster import AnyRedis, connect, is_cluster
 from tests.conftest import ROOT

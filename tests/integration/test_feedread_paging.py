@@ -14,7 +14,7 @@ from services.feedread.domain import POST_HORIZON_MS, Position
 from services.feedread.service import Feedread
 from services.feedread.store import FeedStore
 from shared.events import AccountChanged, FeedRebuildRequested, FollowChanged, PostPublished
-from shared.feedkeys import SEEN_READY, feed_key, post_key, seen_key, timeline_key
+from shared.feedstore.keys import SEEN_READY, feed_key, post_key, seen_key, timeline_key
 from shared.ids import IdGenerator
 from shared.redis_cluster import AnyRedis
 from tests.fakes.feedread import FakeEngagementLedger, FakeEventSender

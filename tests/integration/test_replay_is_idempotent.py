@@ -14,7 +14,7 @@ from services.fanout.store import FanoutStore
 from services.feedread import consumer as feedread_consumer
 from services.feedread.store import FeedStore
 from shared import db
-from shared.feedkeys import account_key, feed_key, following_key, post_key, timeline_key
+from shared.feedstore.keys import account_key, feed_key, following_key, post_key, timeline_key
 from shared.kafka import ConsumerLoop
 from tests.support import consumers, events_with_keys, eventually, feed_ids, publish, seller
 

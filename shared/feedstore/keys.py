@@ -1,12 +1,13 @@
-"""Every Redis key of the feed keyspace, named in one place.
+"""Every Redis key of the feed keyspace, named in one place, and who writes each.
 
 The braces are Redis Cluster hash tags: all of a user's keys (feed, category feeds,
 activity, following) share one slot, so a script over one user's keys never crosses
 slots; an account's timelines and its projection share another.
 
-Who writes what: fanout writes feeds, timelines and the pull set; feedread writes the
-activity marker and its projections (following, accounts, posts); each reads the other's
-keys only as this module documents them.
+Who writes what is WRITERS below: each key family has one writer service, whose API in
+this package (writer.FeedWriter for fanout, reader.FeedReader for feedread) is the only
+code that changes it; GRANTS names the two narrow exceptions and why they exist.
+tests/unit/test_feedstore_ownership.py checks both against what the APIs really change.
 """
 
 from __future__ import annotations
@@ -15,8 +16,31 @@ from collections.abc import Callable
 
 from shared.vocabulary import CATEGORIES
 
+FANOUT = "fanout"
+FEEDREAD = "feedread"
+
+# Key family -> the one service whose API writes it (content, members and expiry).
+WRITERS: dict[str, str] = {
+    "feed": FANOUT,  # feed_key(u), feed_key(u, category)
+    "timeline": FANOUT,  # timeline_key(a), timeline_key(a, category)
+    "pull_accounts": FANOUT,  # PULL_ACCOUNTS
+    "seen": FEEDREAD,  # seen_key(u)
+    "following": FEEDREAD,  # following_key(u)
+    "account": FEEDREAD,  # account_key(a)
+    "post": FEEDREAD,  # post_key(p)
+}
+
+# (family, service that does not own it) -> the only change that service may make.
+GRANTS: dict[tuple[str, str], str] = {
+    # A read keeps the reader's feeds alive as long as their marker, so they expire together.
+    ("feed", FEEDREAD): "expiry",
+    # Only fanout knows when a rebuild is complete; it flips the marker to SEEN_READY,
+    # never creating it and keeping the expiry feedread gave it (SET XX KEEPTTL).
+    ("seen", FANOUT): "ready",
+}
+
 # Set of account ids whose posts are not pushed (too many followers): feedread merges
-# their timelines at read time. Written by fanout, which keeps the truth in Postgres.
+# their timelines at read time. Fanout keeps the truth in Postgres.
 PULL_ACCOUNTS = "fanout:pull-accounts"
 
 # A user's feed keys expire this long after their activity marker (seen_key): feedread
@@ -27,6 +51,8 @@ FEED_OUTLIVES_SEEN_S = 3600
 # Values of the activity marker (see seen_key).
 SEEN_PENDING = b"p"  # the user came back; fanout has not rebuilt the feed yet
 SEEN_READY = b"r"  # the materialized feed is complete
+
+POST_TOMBSTONE = b"-"  # the post projection's value for a deleted post
 
 
 def feed_key(user_id: int | str, category: str | None = None) -> str:
@@ -66,6 +92,27 @@ def account_key(account_id: int | str) -> str:
 def post_key(post_id: int | str) -> str:
     """String: feedread's projection of a post (JSON), or a tombstone once deleted."""
     return f"post:{{p{post_id}}}"
+
+
+def family_of(key: str) -> str:
+    """The WRITERS family a key of this keyspace belongs to (ValueError if none)."""
+    if key == PULL_ACCOUNTS:
+        return "pull_accounts"
+    prefix = key.split(":", 1)[0]
+    family = _FAMILY_OF_PREFIX.get(prefix)
+    if family is None:
+        raise ValueError(f"not a feed keyspace key: {key}")
+    return family
+
+
+_FAMILY_OF_PREFIX = {
+    "feed": "feed",
+    "tl": "timeline",
+    "seen": "seen",
+    "following": "following",
+    "acct": "account",
+    "post": "post",
+}
 
 
 def lua_key(key_fn: Callable[..., str], *lua_vars: str) -> str:

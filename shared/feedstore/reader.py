@@ -1,0 +1,106 @@
+"""Feedread's side of the feed keyspace (keys.WRITERS): the activity marker and its
+projections of follows, accounts and posts, which it writes; and the reads a feed page is
+assembled from (feeds, timelines, the pull set), which fanout writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from shared.feedstore import scripts
+from shared.feedstore.keys import (
+    FEED_OUTLIVES_SEEN_S,
+    POST_TOMBSTONE,
+    PULL_ACCOUNTS,
+    account_key,
+    all_feed_keys,
+    following_key,
+    post_key,
+    seen_key,
+)
+from shared.redis_cluster import AnyRedis
+
+# (user id, account id, version, following) of a follow change.
+FollowVersion = tuple[str, str, int, bool]
+# (account id, version, JSON summary) of an account change.
+AccountVersion = tuple[str, int, bytes]
+
+
+class FeedReader:
+    """The only writer of markers and feedread's projections; reads of feeds and timelines."""
+
+    def __init__(self, redis: AnyRedis) -> None:
+        # redis-py types each command for sync and async clients at once (`T | Awaitable[T]`)
+        # and EVAL's arguments as str only: mypy checks this code, not those stubs.
+        self.redis: Any = redis
+
+    # ------------------------------------------------------------ projections
+
+    async def apply_accounts(self, accounts: Sequence[AccountVersion]) -> None:
+        """Keeps each account's summary unless a higher version is kept (one pipeline)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for account_id, version, summary in accounts:
+                pipe.eval(scripts.APPLY_ACCOUNT, 1, account_key(account_id), version, summary)
+            await pipe.execute()
+
+    async def apply_follows(self, follows: Sequence[FollowVersion]) -> None:
+        """Keeps each follow unless a higher version is kept (one pipeline)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user_id, account_id, version, following in follows:
+                sign = 1 if following else -1
+                pipe.eval(
+                    scripts.APPLY_FOLLOW, 1, following_key(user_id), account_id, version, sign
+                )
+            await pipe.execute()
+
+    async def keep_post(self, post_id: str, body: bytes, ttl_s: int) -> None:
+        """Keeps a post's body for `ttl_s`; never over a tombstone (a redelivered publish)."""
+        await self.redis.set(post_key(post_id), body, nx=True, ex=ttl_s)
+
+    async def tombstone_post(self, post_id: str, ttl_s: int) -> None:
+        """Replaces a post's body with a tombstone for `ttl_s`."""
+        await self.redis.set(post_key(post_id), POST_TOMBSTONE, ex=ttl_s)
+
+    # ------------------------------------------------------------ reads of a page
+
+    async def touch(self, user_id: int, active_ttl_s: int) -> tuple[bytes | None, dict[str, int]]:
+        """Marks the user active for `active_ttl_s` (pending a rebuild if they were not),
+        keeps their feeds alive a margin longer; returns the marker it found and what the
+        user follows (account id -> signed version)."""
+        keys = [seen_key(user_id), following_key(user_id), *all_feed_keys(user_id)]
+        state, flat = await self.redis.eval(
+            scripts.TOUCH, len(keys), *keys, active_ttl_s, active_ttl_s + FEED_OUTLIVES_SEEN_S
+        )
+        following = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+        return state, following
+
+    async def ranges(
+        self, keys: Sequence[str], top: int | str, floor: int, count: int
+    ) -> list[list[tuple[bytes, float]]]:
+        """For each feed or timeline key, its first `count` (member, score) pairs with a
+        score from `top` down to `floor` (both inclusive), newest first: one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zrange(
+                    key, top, floor, desc=True, byscore=True, offset=0, num=count, withscores=True
+                )
+            return await pipe.execute()
+
+    async def pull_accounts(self) -> set[str]:
+        """The accounts whose timelines are merged at read time."""
+        return {m.decode() for m in await self.redis.smembers(PULL_ACCOUNTS)}
+
+    async def post_bodies(self, post_ids: Sequence[str]) -> list[bytes | None]:
+        """Each post's JSON body (None: deleted, expired or unknown)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for post_id in post_ids:
+                pipe.get(post_key(post_id))
+            raw = await pipe.execute()
+        return [v if v and v != POST_TOMBSTONE else None for v in raw]
+
+    async def account_bodies(self, account_ids: Sequence[str]) -> list[bytes | None]:
+        """Each account's JSON summary (None: unknown)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for account_id in account_ids:
+                pipe.hget(account_key(account_id), "j")
+            return await pipe.execute()

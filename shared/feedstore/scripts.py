@@ -1,0 +1,131 @@
+"""The Lua scripts of the feed keyspace: fanout's writes over many users (run through
+shared.redis_cluster.eval_over_users, which groups users by cluster node) and feedread's
+per-user scripts. Each script's writer is named beside it (keys.WRITERS)."""
+
+from __future__ import annotations
+
+from shared.feedstore.keys import FEED_OUTLIVES_SEEN_S, SEEN_PENDING, feed_key, lua_key, seen_key
+
+# Scripts over users (shared.redis_cluster.PROLOGUE) build each user's keys with these.
+_USER_KEYS = f"""
+local function seen_key(u) return {lua_key(seen_key, "u")} end
+local function feed_key(u) return {lua_key(feed_key, "u")} end
+local function category_feed_key(u, c) return {lua_key(feed_key, "u", "c")} end
+-- Adds a post to a user's feed and to one of its category feeds, each kept to the cap.
+-- A category feed holds a subset of what went into its feed, so it can only outgrow the
+-- cap once the feed is full: one trim call per feed, and the category trim only then.
+local function add_to_feeds(feed, category_feed, score, post, cap)
+  local full = redis.call('ZADD', feed, score, post) == 1
+    and redis.call('ZREMRANGEBYRANK', feed, 0, -cap - 1) > 0
+  redis.call('ZADD', category_feed, score, post)
+  if full then
+    redis.call('ZREMRANGEBYRANK', category_feed, 0, -cap - 1)
+  end
+end
+-- A feed key lives as long as the user's marker (PTTL `seen_ttl`) and a margin; with no
+-- marker (a staff rebuild of an inactive user) only the margin; a marker that never
+-- expires leaves the feed without expiry too.
+local function expire_with(key, seen_ttl)
+  if seen_ttl >= 0 then
+    redis.call('PEXPIRE', key, seen_ttl + {FEED_OUTLIVES_SEEN_S * 1000})
+  elseif seen_ttl == -2 then
+    redis.call('PEXPIRE', key, {FEED_OUTLIVES_SEEN_S * 1000})
+  end
+end
+"""
+
+# fanout: one post into active users' feeds and category feeds, each trimmed to the cap.
+# ARGV: post id, score, cap, category. Re-adding the same member with the same score
+# changes nothing, so redelivered events are harmless. (PTTL -2: no marker, inactive.)
+PUSH = (
+    _USER_KEYS
+    + """
+local post, score, cap, category = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local delivered = 0
+for u in each_user() do
+  local seen_ttl = redis.call('PTTL', seen_key(u))
+  if seen_ttl ~= -2 then
+    local feed, category_feed = feed_key(u), category_feed_key(u, category)
+    add_to_feeds(feed, category_feed, score, post, cap)
+    expire_with(feed, seen_ttl)
+    expire_with(category_feed, seen_ttl)
+    delivered = delivered + 1
+  end
+end
+return delivered
+"""
+)
+
+# fanout: many posts into users' feeds. ARGV: cap, only_active (1|0), then per post: id,
+# score, category.
+ADD_MANY = (
+    _USER_KEYS
+    + """
+local cap = tonumber(ARGV[1])
+local touched = 0
+for u in each_user() do
+  local seen_ttl = redis.call('PTTL', seen_key(u))
+  if ARGV[2] == '0' or seen_ttl ~= -2 then
+    local feed, category_feeds = feed_key(u), {}
+    for e = 3, #ARGV - 3, 3 do
+      local category_feed = category_feed_key(u, ARGV[e + 2])
+      add_to_feeds(feed, category_feed, ARGV[e + 1], ARGV[e], cap)
+      category_feeds[category_feed] = true
+    end
+    expire_with(feed, seen_ttl)
+    for category_feed in pairs(category_feeds) do expire_with(category_feed, seen_ttl) end
+    touched = touched + 1
+  end
+end
+return touched
+"""
+)
+
+# fanout: posts out of users' feeds and category feeds. ARGV: how many categories, the
+# categories, then the post ids.
+REMOVE = (
+    _USER_KEYS
+    + """
+local n = tonumber(ARGV[1])
+local categories = {unpack(ARGV, 2, n + 1)}
+local posts = {unpack(ARGV, n + 2, #ARGV - 1)}
+for u in each_user() do
+  redis.call('ZREM', feed_key(u), unpack(posts))
+  for _, c in ipairs(categories) do
+    redis.call('ZREM', category_feed_key(u, c), unpack(posts))
+  end
+end
+return 0
+"""
+)
+
+# feedread: keeps the highest version of a (user, account) follow: ARGV = account,
+# version, sign.
+APPLY_FOLLOW = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current and math.abs(tonumber(current)) >= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], tonumber(ARGV[2]) * tonumber(ARGV[3]))
+return 1
+"""
+
+# feedread: keeps the highest version of an account: ARGV = version, JSON.
+APPLY_ACCOUNT = """
+local current = redis.call('HGET', KEYS[1], 'v')
+if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'j', ARGV[2])
+return 1
+"""
+
+# feedread, a read: marks the user active (pending a rebuild if they were not), keeps
+# their feeds alive as long as they read (keys.GRANTS), and returns {previous marker,
+# following hash}. KEYS: seen, following, feed keys...; ARGV: seen TTL, feed TTL (s).
+TOUCH = f"""
+local state = redis.call('GET', KEYS[1])
+if state then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+else
+  redis.call('SET', KEYS[1], '{SEEN_PENDING.decode()}', 'EX', ARGV[1])
+end
+for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+return {{state or false, redis.call('HGETALL', KEYS[2])}}
+"""
