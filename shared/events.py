@@ -14,9 +14,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+import msgspec
 import orjson
 
 from shared import topics
+from shared.posts import PostView
 from shared.timeutil import rfc3339, utcnow
 
 
@@ -143,7 +145,8 @@ class FollowChanged(Contract):
 
 @dataclass(frozen=True)
 class PostPublished(Contract):
-    """A new post: routing fields plus the post exactly as the API shows it."""
+    """A new post: routing fields plus the post exactly as feeds show it (`post`, a
+    shared.posts.PostView as JSON: `of` builds one, `view` reads it)."""
 
     TOPIC = topics.POSTS
     TYPE = "post.published"
@@ -156,6 +159,24 @@ class PostPublished(Contract):
 
     def key(self) -> str:
         return self.account_id
+
+    @classmethod
+    def of(cls, post: PostView, published_ms: int) -> PostPublished:
+        """The event of a post published at `published_ms`."""
+        return cls(
+            post_id=post.id,
+            account_id=post.account_id,
+            category=post.category,
+            published_ms=published_ms,
+            post=msgspec.to_builtins(post),
+        )
+
+    def view(self) -> PostView:
+        """The post as a PostView; BadEvent naming the field when it is not one."""
+        try:
+            return msgspec.convert(self.post, PostView)
+        except msgspec.ValidationError as exc:
+            raise BadEvent(f"{self.TYPE}: post: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
+import msgspec
 import orjson
 import pytest
 
@@ -29,9 +30,48 @@ from shared.events import (
     PostPublished,
 )
 from shared.kafka import MAX_ERROR_CHARS, DeadLetter
+from shared.posts import (
+    Discount,
+    GroupBuyView,
+    PostView,
+    Product,
+    Video,
+    VoteResults,
+    decode_post,
+    encode_post,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 AT = "2026-11-25T04:05:06.789Z"
+LATER = "2026-11-28T04:05:06.789Z"
+
+# Every field of a post filled in, every attachment too (no real post has all of them):
+# the golden fixture of what feeds show, so a field that changes by accident fails here.
+FULL_POST = PostView(
+    id="400891230179688450",
+    account_id="400891230179688448",
+    kind="article",
+    title="明前龙井上新",
+    body="今年的明前龙井到了，先到先得。",
+    category="tea_drinks",
+    images=["https://img.example/longjing.jpg"],
+    products=[Product(item_id="tea-2026-longjing", title="明前龙井 250g", price_cents=12900)],
+    discount=Discount(price_cents=9900, original_price_cents=12900, ends_at=LATER),
+    vote=VoteResults(options=["绿茶", "红茶"], closes_at=LATER, counts=[3, 1], total=4),
+    video=Video(url="https://video.example/longjing.mp4", duration_s=95),
+    created_at=AT,
+    group_buy=GroupBuyView(
+        item_id="tea-2026-longjing",
+        title="龙井团购",
+        price_cents=8900,
+        original_price_cents=12900,
+        min_participants=100,
+        max_participants=500,
+        ends_at=LATER,
+        participants=12,
+        state="open",
+    ),
+)
 
 SAMPLES: dict[str, events.Contract] = {
     "account_changed_v1": AccountChanged(
@@ -54,13 +94,7 @@ SAMPLES: dict[str, events.Contract] = {
         version=3,
         at=AT,
     ),
-    "post_published_v1": PostPublished(
-        post_id="400891230179688450",
-        account_id="400891230179688448",
-        category="tea_drinks",
-        published_ms=1795579506789,
-        post={"id": "400891230179688450", "title": "明前龙井上新", "kind": "article"},
-    ),
+    "post_published_v1": PostPublished.of(FULL_POST, published_ms=1795579506789),
     "post_deleted_v1": PostDeleted(
         post_id="400891230179688450",
         account_id="400891230179688448",
@@ -167,7 +201,56 @@ def test_each_contract_stays_on_its_topic():
         "feed.sweep": "weitao.fanout-work.v1",
         "feed.rebuild_requested": "weitao.feed-requests.v1",
         "engagement.recorded": "weitao.engagement.v1",
+        "group_buy.decided": "weitao.interactions.v1",
     }
+
+
+def _pretty(raw: bytes) -> bytes:
+    return orjson.dumps(orjson.loads(raw), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+
+
+def test_the_post_feeds_show_encodes_exactly_as_its_golden_fixture():
+    path = GOLDEN / "post_view.json"
+    if os.environ.get("WEITAO_WRITE_GOLDEN") == "1":
+        path.write_bytes(_pretty(encode_post(FULL_POST)) + b"\n")
+    assert _pretty(encode_post(FULL_POST)) + b"\n" == path.read_bytes()
+    assert decode_post(path.read_bytes()) == FULL_POST
+
+
+def _empty_fields(value: object, at: str = "$") -> list[str]:
+    """Paths of the nulls and empty lists in `value`."""
+    if value is None or value == []:
+        return [at]
+    if isinstance(value, dict):
+        return [n for k, v in value.items() for n in _empty_fields(v, f"{at}.{k}")]
+    if isinstance(value, list):
+        return [n for i, v in enumerate(value) for n in _empty_fields(v, f"{at}[{i}]")]
+    return []
+
+
+def test_the_post_golden_fixture_holds_every_field():
+    golden = orjson.loads((GOLDEN / "post_view.json").read_bytes())
+    assert set(golden) == set(PostView.__struct_fields__)
+    assert _empty_fields(golden) == []
+
+
+def test_the_published_event_carries_the_post_as_feeds_show_it():
+    envelope = Envelope.decode((GOLDEN / "post_published_v1.json").read_bytes())
+    event = events.decode(envelope)
+    assert isinstance(event, PostPublished)
+    assert event.view() == FULL_POST
+
+
+def test_a_post_added_to_by_a_newer_publisher_still_reads():
+    newer = {**msgspec.to_builtins(FULL_POST), "pinned": True}
+    assert replace(SAMPLES["post_published_v1"], post=newer).view() == FULL_POST
+
+
+def test_a_published_post_missing_a_field_is_a_bad_event():
+    post = msgspec.to_builtins(FULL_POST)
+    del post["body"]
+    with pytest.raises(BadEvent, match="body"):
+        replace(SAMPLES["post_published_v1"], post=post).view()
 
 
 LETTER = DeadLetter(
