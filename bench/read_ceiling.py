@@ -6,6 +6,7 @@ captured by the bench) with no I/O. Run: python -m bench.read_ceiling redis|fixe
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def main() -> None:
     with contextlib.suppress(ImportError):  # the same event loop as feedread's main()
         import uvloop
 
-        uvloop.install()
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
 
 

@@ -3,6 +3,9 @@ and the use cases (services.feedread.service) on them."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
 
@@ -64,4 +67,8 @@ def create_app(config: FeedreadConfig) -> web.Application:
 def main() -> None:
     config = FeedreadConfig.from_env()
     logs.configure("feedread", config.common.log_level)
+    with contextlib.suppress(ImportError):  # uvloop: a faster event loop (docs/benchmarks.md)
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     runtime.serve(create_app(config), config.common.host, config.port)
