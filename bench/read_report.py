@@ -62,7 +62,7 @@ def table(r: dict[str, Any]) -> str:
     redis_rps, fixed_rps = s["bare redis"]["rps"], s["bare fixed"]["rps"]
     lines = [
         f"| wrk -t2 -c64, {r['seconds']} s, median of {r['runs']} | req/s | p50 ms | p99 ms "
-        "| ratio to bare Redis | non-2xx |",
+        "| ratio to bare Redis | non-2xx or errors |",
         "|---|---|---|---|---|---|",
     ]
     for name, x in s.items():
