@@ -43,6 +43,8 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     domain.DuplicateContent: 409,
     domain.NotAVote: 400,
     domain.VoteClosed: 409,
+    domain.NotAGroupBuy: 400,
+    domain.GroupBuyClosed: 409,
     domain.CommentNotFound: 404,
     domain.NotAllowed: 403,
 }
@@ -61,6 +63,18 @@ class VoteResults(msgspec.Struct):
     total: int
 
 
+class GroupBuyView(msgspec.Struct):
+    item_id: str
+    title: str
+    price_cents: int
+    original_price_cents: int
+    min_participants: int
+    max_participants: int | None
+    ends_at: str
+    participants: int
+    state: domain.GroupBuyState
+
+
 class Post(msgspec.Struct):
     id: str
     account_id: str
@@ -73,6 +87,7 @@ class Post(msgspec.Struct):
     discount: domain.Discount | None
     vote: VoteResults | None
     video: domain.Video | None
+    group_buy: GroupBuyView | None
     created_at: str
     counters: Counters
 

@@ -1,4 +1,5 @@
-"""Publishing wiring: config, Postgres (own schema), the outbox relay, the authors consumer."""
+"""Publishing wiring: config, Postgres (own schema), the outbox relay, the authors consumer,
+the group-buy settler."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from pathlib import Path
 import asyncpg
 from aiohttp import web
 
-from services.publishing import api, consumer, interaction_api
+from services.publishing import api, consumer, group_buy_api, interaction_api
 from services.publishing.config import PublishingConfig
+from services.publishing.group_buy_store import GroupBuyStore
+from services.publishing.group_buys import GroupBuyService
 from services.publishing.interactions import InteractionStore
 from services.publishing.service import InteractionService, PostService
 from services.publishing.store import SCHEMA, PostStore
@@ -25,7 +28,7 @@ def create_app(config: PublishingConfig) -> web.Application:
     app = build_app(
         "Weitao publishing",
         config.common.jwt_secret,
-        api.ROUTES + interaction_api.ROUTES,
+        api.ROUTES + interaction_api.ROUTES + group_buy_api.ROUTES,
         api.ERROR_STATUSES,
     )
     bootstrap = config.common.kafka_bootstrap
@@ -35,6 +38,7 @@ def create_app(config: PublishingConfig) -> web.Application:
         app[interaction_api.INTERACTIONS] = InteractionService(
             InteractionStore(app[POOL]), app[api.IDS], utcnow
         )
+        app[group_buy_api.GROUP_BUYS] = GroupBuyService(GroupBuyStore(app[POOL]), utcnow)
         app[api.SERVICE] = PostService(
             app[api.STORE], app[api.IDS], config.daily_post_limit, utcnow
         )
@@ -42,6 +46,9 @@ def create_app(config: PublishingConfig) -> web.Application:
 
     async def relay(app: web.Application) -> None:
         await OutboxRelay(app[POOL], SCHEMA, bootstrap, app[METRICS]).run()
+
+    async def settle_group_buys(app: web.Application) -> None:
+        await app[group_buy_api.GROUP_BUYS].run_settler()
 
     async def consume(app: web.Application) -> None:
         handlers = consumer.handlers(app[api.SERVICE])
@@ -57,6 +64,7 @@ def create_app(config: PublishingConfig) -> web.Application:
             store,
             runtime.background("outbox-relay", relay),
             runtime.background("consumer", consume),
+            runtime.background("group-buy-settler", settle_group_buys),
         ]
     )
     return app

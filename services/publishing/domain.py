@@ -20,7 +20,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # An account id minted this recently may still be on its way over Kafka; an unknown id
 # older than this is taken to be no account at all (insights decides the same way).
 IN_FLIGHT_MS = 60_000
-PostKind = Literal["article", "product", "discount", "vote", "video"]
+PostKind = Literal["article", "product", "discount", "vote", "video", "group_buy"]
+GROUP_BUY_HORIZON = timedelta(days=7)  # API.md: a group buy ends at most 7 days ahead
+GroupBuyState = Literal["open", "succeeded", "failed"]
 Url = Annotated[str, msgspec.Meta(pattern=r"^https?://\S{1,2000}$")]
 Text60 = Annotated[str, msgspec.Meta(min_length=1, max_length=60)]
 
@@ -50,6 +52,19 @@ class Video(msgspec.Struct, forbid_unknown_fields=True):
     duration_s: Annotated[int, msgspec.Meta(ge=1, le=24 * 3600)]
 
 
+Participants = Annotated[int, msgspec.Meta(ge=2, le=10_000)]
+
+
+class GroupBuy(msgspec.Struct, forbid_unknown_fields=True):
+    item_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    title: Text60
+    price_cents: Annotated[int, msgspec.Meta(ge=0, le=10**11)]
+    original_price_cents: Annotated[int, msgspec.Meta(ge=1, le=10**11)]
+    min_participants: Participants
+    ends_at: datetime
+    max_participants: Participants | None = None
+
+
 class NewPost(msgspec.Struct, forbid_unknown_fields=True):
     kind: PostKind
     title: Text60
@@ -60,6 +75,7 @@ class NewPost(msgspec.Struct, forbid_unknown_fields=True):
     vote: Vote | None = None
     video: Video | None = None
     category: Category | None = None
+    group_buy: GroupBuy | None = None
 
     # check_post's per-kind rules, for /openapi.json (set below, once the rules exist).
     openapi_rules: ClassVar[dict[str, Any]] = {}
@@ -126,6 +142,14 @@ class VoteClosed(PublishingError):
     code = "vote_closed"
 
 
+class NotAGroupBuy(PublishingError):
+    code = "not_a_group_buy"
+
+
+class GroupBuyClosed(PublishingError):
+    code = "group_buy_closed"
+
+
 class CommentNotFound(PublishingError):
     code = "not_found"
 
@@ -138,8 +162,14 @@ class NotAllowed(PublishingError):
 
 # Which attachment each kind requires; an attachment of another kind is refused so a
 # client cannot send, say, a vote inside a video post and have it silently dropped.
-_REQUIRED = {"product": "products", "discount": "discount", "vote": "vote", "video": "video"}
-_EXCLUSIVE = ("discount", "vote", "video")
+_REQUIRED = {
+    "product": "products",
+    "discount": "discount",
+    "vote": "vote",
+    "video": "video",
+    "group_buy": "group_buy",
+}
+_EXCLUSIVE = ("discount", "vote", "video", "group_buy")
 
 
 def _kind_rule(kind: str) -> dict[str, Any]:
@@ -177,6 +207,26 @@ def check_post(new: NewPost, now: datetime) -> None:
             raise InvalidPost("vote options must differ", field="$.vote.options")
         if new.vote.closes_at is not None and _aware(new.vote.closes_at, "$.vote.closes_at") <= now:
             raise InvalidPost("vote must close in the future", field="$.vote.closes_at")
+    if new.group_buy is not None:
+        check_group_buy(new.group_buy, now)
+
+
+def check_group_buy(buy: GroupBuy, now: datetime) -> None:
+    """A group buy's cross-field rules; InvalidPost naming the field."""
+    if buy.price_cents >= buy.original_price_cents:
+        raise InvalidPost(
+            "group price must be below the original price", field="$.group_buy.price_cents"
+        )
+    if buy.max_participants is not None and buy.max_participants < buy.min_participants:
+        raise InvalidPost(
+            "max_participants must be at least min_participants",
+            field="$.group_buy.max_participants",
+        )
+    ends_at = _aware(buy.ends_at, "$.group_buy.ends_at")
+    if not now < ends_at <= now + GROUP_BUY_HORIZON:
+        raise InvalidPost(
+            "a group buy ends in the future, at most 7 days ahead", field="$.group_buy.ends_at"
+        )
 
 
 def _aware(moment: datetime, field: str) -> datetime:
@@ -303,3 +353,38 @@ def vote_option(post_kind: str, vote: dict | None, choice: str | int, now: datet
     elif choice in options:
         return options.index(choice)
     raise InvalidPost("option is not one of this vote's options", field="$.option")
+
+
+# ---------------------------------------------------------------- group buys
+
+
+@dataclass(frozen=True)
+class OpenBuy:
+    """A group buy post as a join or leave finds it, its row locked."""
+
+    post_id: int
+    account_id: int
+    kind: str
+    terms: dict[str, Any] | None  # the post's group_buy attachment
+    participants: int
+    state: str | None
+
+
+def joinable(buy: OpenBuy, now: datetime) -> dict[str, Any]:
+    """The terms of a group buy still open at `now`; NotAGroupBuy or GroupBuyClosed."""
+    if buy.kind != "group_buy" or buy.terms is None:
+        raise NotAGroupBuy("this post is not a group buy")
+    if buy.state != "open" or parse_rfc3339(buy.terms["ends_at"]) <= now:
+        raise GroupBuyClosed("this group buy has ended", state=buy.state)
+    return buy.terms
+
+
+def is_full(terms: dict[str, Any], participants: int) -> bool:
+    """Whether a buy with `participants` has reached its max_participants, if it has one."""
+    limit = terms.get("max_participants")
+    return limit is not None and participants >= limit
+
+
+def outcome(terms: dict[str, Any], participants: int) -> GroupBuyState:
+    """How a buy that ends (or fills) with `participants` comes out."""
+    return "succeeded" if participants >= terms["min_participants"] else "failed"

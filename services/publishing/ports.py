@@ -120,3 +120,33 @@ class InteractionRepository(Protocol):
 
     def writing(self) -> AbstractAsyncContextManager[InteractionTransaction]:
         """One transaction: committed when the block ends, rolled back when it raises."""
+
+
+class GroupBuyTransaction(Protocol):
+    """Joins, leaves and outcomes of group buys inside one transaction; each change moves
+    the post's count and enqueues its event with it."""
+
+    async def locked_buy(self, post_id: int) -> domain.OpenBuy | None:
+        """The live post as a group buy, its row locked to the commit; None when deleted."""
+
+    async def has_joined(self, post_id: int, user_id: int) -> bool:
+        """Whether the user is among the buy's participants."""
+
+    async def add_participant(self, buy: domain.OpenBuy, user_id: int, now: datetime) -> int:
+        """Adds a participant (post.interaction group_buy_join); the new count."""
+
+    async def remove_participant(self, buy: domain.OpenBuy, user_id: int, now: datetime) -> None:
+        """Removes a participant if there (post.interaction group_buy_leave); else no-op."""
+
+    async def due_buys(self, now: datetime, limit: int) -> list[domain.OpenBuy]:
+        """Open buys ended by `now`, locked; rows another transaction holds are skipped."""
+
+    async def decide(
+        self, buy: domain.OpenBuy, state: str, participants: int, now: datetime
+    ) -> None:
+        """Records an open buy's outcome and enqueues group_buy.decided."""
+
+
+class GroupBuyRepository(Protocol):
+    def writing(self) -> AbstractAsyncContextManager[GroupBuyTransaction]:
+        """One transaction: committed when the block ends, rolled back when it raises."""

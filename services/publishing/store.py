@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 SCHEMA = "publishing"
 POST_COLUMNS = (
     "id, account_id, kind, title, body, category, attachments, created_at, deleted_at, "
-    "likes, comments, votes, vote_counts"
+    "likes, comments, votes, vote_counts, group_buy_participants, group_buy_state"
 )
 
 
@@ -70,6 +70,9 @@ def post_view(row: asyncpg.Record) -> dict[str, Any]:
         "discount": attachments.get("discount"),
         "vote": vote_results(attachments.get("vote"), row["vote_counts"]),
         "video": attachments.get("video"),
+        "group_buy": group_buy_view(
+            attachments.get("group_buy"), row["group_buy_participants"], row["group_buy_state"]
+        ),
         "created_at": rfc3339(row["created_at"]),
     }
 
@@ -80,6 +83,15 @@ def vote_results(vote: dict[str, Any] | None, counts: list[int] | None) -> dict[
         return None
     counts = list(counts or [0] * len(vote["options"]))
     return {**vote, "counts": counts, "total": sum(counts)}
+
+
+def group_buy_view(
+    terms: dict[str, Any] | None, participants: int | None, state: str | None
+) -> dict[str, Any] | None:
+    """A group buy's terms with how many joined and its state."""
+    if terms is None:
+        return None
+    return {**terms, "participants": participants or 0, "state": state or "open"}
 
 
 class PostStore:
@@ -196,12 +208,15 @@ class PostTransaction:
                 "discount": new.discount,
                 "vote": new.vote,
                 "video": new.video,
+                "group_buy": new.group_buy,
             }
         )
+        buy = new.group_buy
         row = await self.conn.fetchrow(
             f"INSERT INTO posts (id, account_id, kind, title, body, category, attachments, "
-            f"created_at, shanghai_day, day_slot, vote_counts) VALUES ($1, $2, $3, $4, $5, "
-            f"$6, $7, $8, $9, $10, $11) RETURNING {POST_COLUMNS}",
+            f"created_at, shanghai_day, day_slot, vote_counts, group_buy_participants, "
+            f"group_buy_state, group_buy_ends_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+            f"$9, $10, $11, $12, $13, $14) RETURNING {POST_COLUMNS}",
             post_id,
             account_id,
             new.kind,
@@ -213,6 +228,9 @@ class PostTransaction:
             shanghai_day(now),
             day_slot,
             [0] * len(new.vote.options) if new.vote else None,
+            0 if buy else None,
+            "open" if buy else None,
+            buy.ends_at if buy else None,
         )
         await outbox.enqueue(self.conn, SCHEMA, post_published(row))
         return row
