@@ -131,7 +131,8 @@ class WeitaoClient:
         self, account_id: str, post: dict[str, Any], retry_for_s: float = 10.0
     ) -> Reply:
         """POSTs a post as the account. A just-created account is briefly unknown to
-        publishing (its account event is on the way), so a 404 is retried for a while."""
+        publishing (its account event is on the way): its 503 not_ready is retried, after
+        the Retry-After it names, for a while."""
         deadline = time.monotonic() + retry_for_s
         while True:
             reply = await self.call(
@@ -141,9 +142,9 @@ class WeitaoClient:
                 as_=(account_id, "user"),
                 json=post,
             )
-            if reply.status != 404 or time.monotonic() > deadline:
+            if reply.status != 503 or time.monotonic() > deadline:
                 return reply
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # Retry-After says 1 s; the projection is usually sooner
 
     async def feed(self, user_id: str, **params: Any) -> dict[str, Any]:
         reply = await self.call(

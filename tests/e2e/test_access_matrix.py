@@ -50,6 +50,8 @@ RULES: dict[tuple[str, str, str], set[str]] = {
     ("publishing", "PUT", "/v1/posts/{id}/likes/{user_id}"): ACTOR,
     ("publishing", "DELETE", "/v1/posts/{id}/likes/{user_id}"): ACTOR,
     ("publishing", "PUT", "/v1/posts/{id}/votes/{user_id}"): ACTOR,
+    ("publishing", "PUT", "/v1/posts/{id}/group-buy/participants/{user_id}"): ACTOR,
+    ("publishing", "DELETE", "/v1/posts/{id}/group-buy/participants/{user_id}"): ACTOR,
     ("feedread", "GET", "/v1/users/{user_id}/feed"): ACTOR,
     ("feedread", "POST", "/v1/events"): ACTOR,
     ("fanout", "POST", "/v1/admin/users/{user_id}/feed/rebuild"): {STAFF, SERVICE},
