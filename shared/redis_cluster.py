@@ -2,9 +2,10 @@
 a Redis Cluster, and scripts run over many users at once.
 
 A script over many users gets their ids as one comma-separated argument and builds
-each user's keys itself (`shared.feedkeys.lua_key`): the Python client spends microseconds on every
-argument it encodes, which, at three keys a follower, held one fanout process near
-70,000 deliveries/s; one joined argument per thousand followers costs next to nothing.
+each user's keys itself (`shared.feedstore.keys.lua_key`): the Python client spends
+microseconds on every argument it encodes, which, at three keys a follower, held one
+fanout process near 70,000 deliveries/s; one joined argument per thousand followers
+costs next to nothing.
 
 On a cluster, a script may only touch keys of one node: users are grouped by the node
 that serves their slot (all of a user's keys share one hash tag), and scripts carry

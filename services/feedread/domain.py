@@ -22,7 +22,6 @@ from shared.ids import Id
 # one page: removed or filtered entries are skipped without holding a request for long.
 SCAN_BATCH = 100
 MAX_SCAN = 2000
-TOMBSTONE = b"-"  # the post projection's value for a deleted post
 
 # How long a post stays in feeds. Feeds and timelines keep 800 entries, not a time span:
 # at the most an account may publish (3 a day), 800 entries reach back 267 days, so a
