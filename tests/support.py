@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 
 from bench.client import WeitaoClient
 from shared import topics
@@ -204,3 +205,34 @@ async def bulk_follow(
 async def fanout_stats(api: WeitaoClient) -> dict[str, Any]:
     reply = await api.call("fanout", "GET", "/v1/admin/stats", as_=("staff", "staff"))
     return reply.expect(200)
+
+
+async def records_keyed(
+    bootstrap: str, wanted: list[topics.Topic], keys: set[str]
+) -> list[ConsumerRecord]:
+    """The records of `wanted` topics keyed by one of `keys`, partition by partition from
+    offset 0 (only the partitions those keys hash to are read)."""
+    partitioner = DefaultPartitioner()
+    metadata = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await metadata.start()
+    try:
+        parts = []
+        for topic in wanted:
+            every = sorted(await metadata.partitions_for(topic.name))
+            hashed = {partitioner(k.encode(), every, every) for k in keys}
+            parts.extend(TopicPartition(topic.name, p) for p in sorted(hashed))
+    finally:
+        await metadata.stop()
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await reader.start()
+    try:
+        reader.assign(parts)
+        await reader.seek_to_beginning(*parts)
+        ends = await reader.end_offsets(parts)
+        found: list[ConsumerRecord] = []
+        while [tp for tp in parts if await reader.position(tp) < ends[tp]]:
+            for records in (await reader.getmany(timeout_ms=500, max_records=5000)).values():
+                found.extend(r for r in records if r.key and r.key.decode() in keys)
+        return found
+    finally:
+        await reader.stop()

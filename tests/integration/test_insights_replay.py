@@ -12,8 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import CollectorRegistry
 
 from services.insights import consumer
@@ -25,7 +23,7 @@ from shared import db, topics
 from shared.kafka import ConsumerLoop
 from shared.timeutil import utcnow
 from tests.insights_scenario import EXPECTED_DAY, EXPECTED_POST, operator_day
-from tests.support import eventually
+from tests.support import eventually, records_keyed
 
 MIGRATIONS = Path(consumer.__file__).parent / "migrations"
 INSIGHTS_TOPICS = (
@@ -36,35 +34,6 @@ INSIGHTS_TOPICS = (
     topics.ACCOUNTS,
 )
 SETTLE_S = 300.0  # the running service may be catching up on history
-
-
-async def records_keyed(bootstrap: str, keys: set[str]) -> list[ConsumerRecord]:
-    """Every record of insights' topics keyed by one of `keys`, partition by partition
-    from offset 0 (only the partitions those keys hash to are read)."""
-    partitioner = DefaultPartitioner()
-    metadata = AIOKafkaProducer(bootstrap_servers=bootstrap)  # it knows partition counts
-    await metadata.start()
-    try:
-        parts = []
-        for topic in INSIGHTS_TOPICS:
-            every = sorted(await metadata.partitions_for(topic.name))
-            wanted = {partitioner(k.encode(), every, every) for k in keys}
-            parts.extend(TopicPartition(topic.name, p) for p in sorted(wanted))
-    finally:
-        await metadata.stop()
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await reader.start()
-    try:
-        reader.assign(parts)
-        await reader.seek_to_beginning(*parts)
-        ends = await reader.end_offsets(parts)
-        found: list[ConsumerRecord] = []
-        while [tp for tp in parts if await reader.position(tp) < ends[tp]]:
-            for records in (await reader.getmany(timeout_ms=500, max_records=5000)).values():
-                found.extend(r for r in records if r.key and r.key.decode() in keys)
-        return found
-    finally:
-        await reader.stop()
 
 
 @pytest.fixture
@@ -96,7 +65,7 @@ async def test_replaying_a_days_events_into_an_empty_schema_gives_the_same_numbe
         what="the running service's numbers",
     )
     keys = {shop, post, *(f["id"] for f in day.fans)}
-    records = await records_keyed(stack.str("WEITAO_KAFKA_BOOTSTRAP"), keys)
+    records = await records_keyed(stack.str("WEITAO_KAFKA_BOOTSTRAP"), list(INSIGHTS_TOPICS), keys)
 
     handlers = consumer.InsightsHandlers(
         IngestStore(scratch_insights), OfficialRanking(scratch_insights, redis, 3)

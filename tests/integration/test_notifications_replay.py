@@ -11,8 +11,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import CollectorRegistry
 
 from services.notifications import consumer
@@ -20,40 +18,9 @@ from services.notifications.store import NotificationStore
 from shared import db, topics
 from shared.events import Envelope, FollowChanged, PostInteraction, decode
 from shared.kafka import ConsumerLoop
-from tests.support import consumers, eventually, publish, seller
+from tests.support import consumers, eventually, publish, records_keyed, seller
 
 MIGRATIONS = Path(consumer.__file__).parent / "migrations"
-
-
-async def records_keyed(
-    bootstrap: str, wanted: list[topics.Topic], keys: set[str]
-) -> list[ConsumerRecord]:
-    """The records of `wanted` topics keyed by one of `keys`, partition by partition from
-    offset 0 (only the partitions those keys hash to are read)."""
-    partitioner = DefaultPartitioner()
-    metadata = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await metadata.start()
-    try:
-        parts = []
-        for topic in wanted:
-            every = sorted(await metadata.partitions_for(topic.name))
-            hashed = {partitioner(k.encode(), every, every) for k in keys}
-            parts.extend(TopicPartition(topic.name, p) for p in sorted(hashed))
-    finally:
-        await metadata.stop()
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await reader.start()
-    try:
-        reader.assign(parts)
-        await reader.seek_to_beginning(*parts)
-        ends = await reader.end_offsets(parts)
-        found: list[ConsumerRecord] = []
-        while [tp for tp in parts if await reader.position(tp) < ends[tp]]:
-            for records in (await reader.getmany(timeout_ms=500, max_records=5000)).values():
-                found.extend(r for r in records if r.key and r.key.decode() in keys)
-        return found
-    finally:
-        await reader.stop()
 
 
 @pytest.fixture
