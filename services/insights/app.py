@@ -5,7 +5,6 @@ official ranking (incremental, every second) and Swing's related accounts."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -19,7 +18,7 @@ from services.insights.official import OfficialRanking
 from services.insights.stats_store import StatsReader
 from services.insights.store import IngestStore
 from services.insights.suspicion import SuspicionDetector
-from shared import logs, runtime
+from shared import logs, runtime, seen_events
 from shared.kafka import ConsumerLoop
 from shared.redis_cluster import AnyRedis
 from shared.timeutil import utcnow
@@ -33,8 +32,6 @@ INGEST = web.AppKey("insights_ingest", IngestStore)
 JUDGE_IDLE_S = 0.5  # the judge's pause when no follows await judgement
 # Event ids are kept a day longer than Kafka keeps events (log.retention.hours=168 in
 # the local stack; set it to the deployment's retention): older ones cannot come again.
-EVENT_IDS_KEPT = timedelta(days=8)
-FORGET_EVERY_S = 600.0
 
 
 def create_app(config: InsightsConfig) -> web.Application:
@@ -72,10 +69,7 @@ def create_app(config: InsightsConfig) -> web.Application:
                 await asyncio.sleep(JUDGE_IDLE_S)
 
     async def forget_old_event_ids(app: web.Application) -> None:
-        while True:
-            while await app[INGEST].forget_old_event_ids(EVENT_IDS_KEPT):
-                pass
-            await asyncio.sleep(FORGET_EVERY_S)
+        await seen_events.forget_forever(app[POOL])
 
     async def refresh_swing(app: web.Application) -> None:
         while True:

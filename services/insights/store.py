@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from services.insights.domain import POST_COUNTERS, increment_of, shanghai_day
+from shared import seen_events
 from shared.events import (
     AccountChanged,
     Contract,
@@ -66,12 +67,7 @@ class IngestStore:
     async def forget_old_event_ids(self, older_than: timedelta) -> int:
         """Drops claims older than `older_than` (longer than Kafka keeps events, so no
         redelivery can bring them back), a bounded batch at a time; how many went."""
-        status = await self.pool.execute(
-            "DELETE FROM seen_events WHERE event_id IN (SELECT event_id FROM seen_events "
-            "WHERE seen_at < now() - $1::interval LIMIT 10000)",
-            older_than,
-        )
-        return int(status.split()[-1])
+        return await seen_events.forget_older_than(self.pool, older_than)
 
     @staticmethod
     async def _claim(conn: asyncpg.Connection, batch: Sequence[Identified]) -> list[Contract]:

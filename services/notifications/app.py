@@ -3,8 +3,6 @@ post interactions and accounts."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -14,7 +12,7 @@ from services.notifications import api, consumer
 from services.notifications.config import NotificationsConfig
 from services.notifications.reads import NotificationReader
 from services.notifications.store import NotificationStore
-from shared import logs, runtime
+from shared import logs, runtime, seen_events
 from shared.kafka import ConsumerLoop
 from shared.web import METRICS, build_app
 
@@ -24,8 +22,6 @@ LOOP = web.AppKey("notifications_consumer", ConsumerLoop)
 STORE = web.AppKey("notifications_store", NotificationStore)
 # Event ids are kept a day longer than Kafka keeps events (log.retention.hours=168 in
 # the local stack; set it to the deployment's retention): older ones cannot come again.
-EVENT_IDS_KEPT = timedelta(days=8)
-FORGET_EVERY_S = 600.0
 
 
 def create_app(config: NotificationsConfig) -> web.Application:
@@ -48,10 +44,7 @@ def create_app(config: NotificationsConfig) -> web.Application:
         await app[LOOP].run()
 
     async def forget_old_event_ids(app: web.Application) -> None:
-        while True:
-            while await app[STORE].forget_old_event_ids(EVENT_IDS_KEPT):
-                pass
-            await asyncio.sleep(FORGET_EVERY_S)
+        await seen_events.forget_forever(app[POOL])
 
     app.cleanup_ctx.extend(
         [

@@ -16,6 +16,7 @@ from datetime import timedelta
 import asyncpg
 
 from services.notifications.domain import Change, Window, weight_after, window_for
+from shared import seen_events
 from shared.events import AccountChanged
 
 _ACTIVE_ROWS = (
@@ -73,12 +74,7 @@ class NotificationStore:
     async def forget_old_event_ids(self, older_than: timedelta) -> int:
         """Drops claims older than `older_than` (longer than Kafka keeps events, so no
         redelivery can bring them back), a bounded batch at a time; how many went."""
-        status = await self.pool.execute(
-            "DELETE FROM seen_events WHERE event_id IN (SELECT event_id FROM seen_events "
-            "WHERE seen_at < now() - $1::interval LIMIT 10000)",
-            older_than,
-        )
-        return int(status.split()[-1])
+        return await seen_events.forget_older_than(self.pool, older_than)
 
     async def apply_accounts(self, events: Sequence[AccountChanged]) -> None:
         """Keeps the newest version of each account."""
