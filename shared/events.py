@@ -117,6 +117,29 @@ class PostDeleted(Contract):
 
 
 @dataclass(frozen=True)
+class PostTallied(Contract):
+    """A post's live tallies as publishing holds them after a change: a vote's counts, a
+    group buy's participants and state (None where the post has no such part).
+    `tally_version` grows with every change of the post's tallies; readers keep the
+    highest, so a redelivered or late event never rolls a tally back. On the posts topic,
+    keyed by the author like post.published, so it never overtakes the post itself."""
+
+    TOPIC = topics.POSTS
+    TYPE = "post.tallied"
+
+    post_id: str
+    account_id: str
+    tally_version: int
+    vote_counts: list[int] | None = None  # per option, in the options' order
+    vote_total: int | None = None
+    group_buy_participants: int | None = None
+    group_buy_state: str | None = None  # shared.posts.GroupBuyState
+
+    def key(self) -> str:
+        return self.account_id
+
+
+@dataclass(frozen=True)
 class PostInteraction(Contract):
     """A user's interaction with a post (for insights): `action` is like, unlike, comment,
     uncomment or vote; `comment_id` and `option` say which, where they apply."""
@@ -245,6 +268,7 @@ CONTRACTS: dict[tuple[str, int], type[Contract]] = {
         FollowChanged,
         PostPublished,
         PostDeleted,
+        PostTallied,
         PostInteraction,
         GroupBuyDecided,
         FanoutChunk,
