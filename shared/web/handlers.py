@@ -1,5 +1,5 @@
 """What a handler uses: the authenticated caller, ids from the path, validated bodies
-with field-named 400s, and orjson responses."""
+with field-named 400s, and JSON responses."""
 
 from __future__ import annotations
 
@@ -53,12 +53,18 @@ def _field_of(message: str) -> str:
 
 
 def json_response(
-    payload: Any, status: int = 200, headers: dict[str, str] | None = None
+    payload: msgspec.Struct | Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    """`payload` as an orjson-encoded application/json response."""
-    return web.Response(
-        body=orjson.dumps(payload), status=status, content_type="application/json", headers=headers
+    """`payload` as an application/json response. A msgspec Struct (the shape the route
+    documents in /openapi.json) is encoded by msgspec itself, so the served shape is the
+    documented one; anything else (dicts of ops endpoints) by orjson."""
+    body = (
+        _STRUCTS.encode(payload) if isinstance(payload, msgspec.Struct) else orjson.dumps(payload)
     )
+    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
+
+
+_STRUCTS = msgspec.json.Encoder()
 
 
 def no_content() -> web.Response:
