@@ -194,18 +194,36 @@ class Driver:
             return
         reader = self.rng.choice(followers)
         while time.perf_counter() - published < VISIBLE_DEADLINE_S:
-            page = await self.api.call(
-                "feedread", "GET", f"/v1/users/{reader}/feed", as_=(reader, "user")
-            )
-            if page.status == 200 and any(
-                i["post"]["id"] == reply.body["id"] for i in page.body["items"]
-            ):
+            if await self.in_feed(reader, reply.body["id"]):
                 self.rec.visible[bucket(len(followers))].append(
                     (time.perf_counter() - published) * 1000
                 )
                 return
             await asyncio.sleep(0.05)
         self.rec.invisible.append(reply.body["id"])
+
+    async def in_feed(self, reader: str, post_id: str) -> bool:
+        """Whether the post is in the reader's feed: pages on until it is found or the
+        pages reach older posts (snowflake ids sort by time), so a post pushed past the
+        first page by newer ones still counts as visible."""
+        params: dict[str, str] = {}
+        while True:
+            page = await self.api.call(
+                "feedread",
+                "GET",
+                f"/v1/users/{reader}/feed",
+                as_=(reader, "user"),
+                params=params or None,
+            )
+            if page.status != 200:
+                return False
+            ids = [int(item["post"]["id"]) for item in page.body["items"]]
+            if int(post_id) in ids:
+                return True
+            cursor = page.body.get("next_cursor")
+            if not cursor or any(i < int(post_id) for i in ids):
+                return False
+            params = {"cursor": cursor}
 
     async def follow(self) -> None:
         user = self.rng.choice(self.world.consumers)
