@@ -9,6 +9,7 @@ from datetime import datetime
 
 import asyncpg
 
+from services.publishing import tallies
 from services.publishing.domain import OpenBuy
 from services.publishing.store import SCHEMA
 from shared import outbox
@@ -86,6 +87,7 @@ class GroupBuyTransaction:
             buy.post_id,
         )
         await self._joined(buy, user_id, "group_buy_join", now)
+        await tallies.announce(self.conn, buy.post_id)
         return count
 
     async def remove_participant(self, buy: OpenBuy, user_id: int, now: datetime) -> None:
@@ -101,6 +103,7 @@ class GroupBuyTransaction:
                 buy.post_id,
             )
             await self._joined(buy, user_id, "group_buy_leave", now)
+            await tallies.announce(self.conn, buy.post_id)
 
     async def due_buys(self, now: datetime, limit: int) -> list[OpenBuy]:
         rows = await self.conn.fetch(
@@ -133,3 +136,4 @@ class GroupBuyTransaction:
                 decided_at=rfc3339(now),
             )
             await outbox.enqueue(self.conn, SCHEMA, event)
+            await tallies.announce(self.conn, buy.post_id)

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import asyncpg
 
+from services.publishing import tallies
 from services.publishing.ports import LivePost
 from services.publishing.store import SCHEMA
 from shared import outbox
@@ -165,4 +166,5 @@ class InteractionTransaction:
                 None if previous is None else previous + 1,
                 1 if previous is None else 0,
             )
+            await tallies.announce(self.conn, post.id)
         await self._interaction(post, user_id, "vote", now, option=option)

@@ -111,7 +111,7 @@ class InteractionTransaction(Protocol):
         """Likes or unlikes; repeating either changes nothing (and emits nothing)."""
 
     async def cast_vote(self, post: LivePost, user_id: int, option: int, now: datetime) -> None:
-        """Casts or moves the user's one vote."""
+        """Casts or moves the user's one vote; a new or moved one also enqueues post.tallied."""
 
 
 class InteractionRepository(Protocol):
@@ -133,10 +133,10 @@ class GroupBuyTransaction(Protocol):
         """Whether the user is among the buy's participants."""
 
     async def add_participant(self, buy: domain.OpenBuy, user_id: int, now: datetime) -> int:
-        """Adds a participant (post.interaction group_buy_join); the new count."""
+        """Adds a participant (post.interaction group_buy_join, post.tallied); the new count."""
 
     async def remove_participant(self, buy: domain.OpenBuy, user_id: int, now: datetime) -> None:
-        """Removes a participant if there (post.interaction group_buy_leave); else no-op."""
+        """Removes a participant if there (group_buy_leave, post.tallied); else no-op."""
 
     async def due_buys(self, now: datetime, limit: int) -> list[domain.OpenBuy]:
         """Open buys ended by `now`, locked; rows another transaction holds are skipped."""
@@ -144,7 +144,7 @@ class GroupBuyTransaction(Protocol):
     async def decide(
         self, buy: domain.OpenBuy, state: str, participants: int, now: datetime
     ) -> None:
-        """Records an open buy's outcome and enqueues group_buy.decided."""
+        """Records an open buy's outcome and enqueues group_buy.decided and post.tallied."""
 
 
 class GroupBuyRepository(Protocol):

@@ -28,6 +28,7 @@ from shared.events import (
     PostDeleted,
     PostInteraction,
     PostPublished,
+    PostTallied,
 )
 from shared.kafka import MAX_ERROR_CHARS, DeadLetter
 from shared.posts import (
@@ -100,6 +101,15 @@ SAMPLES: dict[str, events.Contract] = {
         account_id="400891230179688448",
         category="tea_drinks",
         published_ms=1795579506789,
+    ),
+    "post_tallied_v1": PostTallied(
+        post_id="400891230179688450",
+        account_id="400891230179688448",
+        tally_version=17,
+        vote_counts=[3, 1],
+        vote_total=4,
+        group_buy_participants=12,
+        group_buy_state="open",
     ),
     "post_interaction_v1": PostInteraction(
         post_id="400891230179688450",
@@ -196,6 +206,7 @@ def test_each_contract_stays_on_its_topic():
         "follow.changed": "weitao.follows.v1",
         "post.published": "weitao.posts.v1",
         "post.deleted": "weitao.posts.v1",
+        "post.tallied": "weitao.posts.v1",
         "post.interaction": "weitao.interactions.v1",
         "fanout.chunk": "weitao.fanout-work.v1",
         "feed.sweep": "weitao.fanout-work.v1",
