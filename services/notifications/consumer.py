@@ -1,17 +1,28 @@
-"""Notifications' Kafka handlers: follows and post interactions into groups, accounts into
-the projection that names sample accounts. Each batch is one transaction keyed by the
-events' envelope ids (store.NotificationStore.apply).
-
-Group buy kinds have no events yet (publishing emits none): nothing here makes them."""
+"""Notifications' Kafka handlers: follows and post interactions and group-buy outcomes into
+groups, accounts into the projection that names sample accounts, deleted posts out of
+sight. Each batch is one transaction keyed by the events' envelope ids
+(store.NotificationStore.apply)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from services.notifications.domain import Change, change_of_follow, change_of_interaction
+from services.notifications.domain import (
+    Effect,
+    change_of_follow,
+    decision_of,
+    effects_of_interaction,
+)
 from services.notifications.store import Delivered, NotificationStore
-from shared.events import AccountChanged, Contract, FollowChanged, PostInteraction
+from shared.events import (
+    AccountChanged,
+    Contract,
+    FollowChanged,
+    GroupBuyDecided,
+    PostDeleted,
+    PostInteraction,
+)
 from shared.kafka import Batch, EventHandler, Identified
 
 GROUP = "notifications"
@@ -28,13 +39,15 @@ class NotificationHandlers:
 
     def table(self) -> dict[type[Contract], EventHandler]:
         return {
-            FollowChanged: Batch(self._changes(change_of_follow), with_ids=True),
-            PostInteraction: Batch(self._changes(change_of_interaction), with_ids=True),
+            FollowChanged: Batch(self._effects(lambda e: [change_of_follow(e)]), with_ids=True),
+            PostInteraction: Batch(self._effects(effects_of_interaction), with_ids=True),
+            GroupBuyDecided: Batch(self._effects(lambda e: [decision_of(e)]), with_ids=True),
             AccountChanged: Batch(self.store.apply_accounts),
+            PostDeleted: Batch(self.store.forget_posts),
         }
 
-    def _changes(self, change_of: Callable[[Any], Change | None]) -> Callable[[list], Any]:
+    def _effects(self, effects_of: Callable[[Any], list[Effect]]) -> Callable[[list], Any]:
         async def handle(batch: list[Identified]) -> None:
-            await self.store.apply([Delivered(i.event_id, change_of(i.event)) for i in batch])
+            await self.store.apply([Delivered(i.event_id, effects_of(i.event)) for i in batch])
 
         return handle

@@ -1,6 +1,10 @@
 """Notification rules, pure: which events notify whom of what, and which group an event
-joins. Grouped as Mastodon groups since 2024: likes, votes and comments by (kind, post),
-follows by kind, a group absorbing events until it spans 12 hours."""
+joins. Grouped as Mastodon groups since 2024: likes, votes, comments and group-buy joins
+by (kind, post), follows by kind, a group absorbing events until it spans 12 hours.
+
+A group buy's outcome notifies its participants, which no event names: this service
+keeps each buy's participants from the joins and leaves, which come before the outcome
+on the same partition (all three are keyed by the post)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from shared.events import FollowChanged, PostInteraction
+from shared.events import FollowChanged, GroupBuyDecided, PostInteraction
 from shared.timeutil import parse_rfc3339
 
 GROUP_SPAN = timedelta(hours=12)  # issue 12: a group keeps absorbing until it spans 12 hours
@@ -20,7 +24,6 @@ KINDS = (
     "liked",
     "commented",
     "voted",
-    # API.md names these; publishing emits no group buy events yet, so none are made.
     "group_buy_joined",
     "group_buy_succeeded",
     "group_buy_failed",
@@ -36,7 +39,10 @@ INTERACTIONS: dict[str, tuple[str, Step]] = {
     "vote": ("voted", "set"),  # a moved vote is still one voter
     "comment": ("commented", "add"),
     "uncomment": ("commented", "remove"),
+    "group_buy_join": ("group_buy_joined", "set"),
+    "group_buy_leave": ("group_buy_joined", "unset"),
 }
+JOINS = {"group_buy_join": True, "group_buy_leave": False}
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,28 @@ class Change:
     def key(self) -> tuple[int, str, int]:
         """What groups are made of: (recipient, kind, post)."""
         return (self.recipient, self.kind, self.post_id)
+
+
+@dataclass(frozen=True)
+class Participation:
+    """A user joined (or left) a group buy: who its outcome will notify."""
+
+    post_id: int
+    user_id: int
+    joined: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A group buy's outcome, to be told to its operator and participants."""
+
+    post_id: int
+    operator: int
+    succeeded: bool
+    at: datetime
+
+
+Effect = Change | Participation | Decision  # what one event does here
 
 
 @dataclass(frozen=True)
@@ -123,3 +151,42 @@ def window_for(groups: Sequence[Window], at: datetime) -> int | None:
 def weight_after(weight: int, step: Step) -> int:
     """An actor's weight in a group after `step`."""
     return {"set": 1, "unset": 0, "add": weight + 1, "remove": max(weight - 1, 0)}[step]
+
+
+def participation_of(event: PostInteraction) -> Participation | None:
+    """A join or leave of a group buy; None for other interactions."""
+    if event.action not in JOINS:
+        return None
+    return Participation(int(event.post_id), int(event.user_id), JOINS[event.action])
+
+
+def effects_of_interaction(event: PostInteraction) -> list[Effect]:
+    """What an interaction does: its owner's notification and, for a group buy, the
+    participant list."""
+    found = (change_of_interaction(event), participation_of(event))
+    return [effect for effect in found if effect is not None]
+
+
+def decision_of(event: GroupBuyDecided) -> Decision:
+    return Decision(
+        post_id=int(event.post_id),
+        operator=int(event.account_id),
+        succeeded=event.state == "succeeded",
+        at=parse_rfc3339(event.decided_at),
+    )
+
+
+def decision_changes(decision: Decision, participants: Sequence[int]) -> list[Change]:
+    """A buy's outcome as notifications: each participant learns it from the operator
+    (group_buy_succeeded or group_buy_failed); the operator of a success gets one group
+    of every participant. A failure tells the operator nothing (API.md)."""
+    kind = "group_buy_succeeded" if decision.succeeded else "group_buy_failed"
+    buyers = [p for p in participants if p != decision.operator]
+
+    def change(recipient: int, actor: int) -> Change:
+        return Change(recipient, kind, decision.post_id, actor, decision.at, "set")
+
+    told = [change(buyer, decision.operator) for buyer in buyers]
+    if decision.succeeded:
+        told.extend(change(decision.operator, buyer) for buyer in buyers)
+    return told

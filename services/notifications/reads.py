@@ -19,9 +19,11 @@ from shared.timeutil import rfc3339
 ACCOUNTS_WAIT_S = 2.0
 _POLL_S = 0.05
 
+# A group about a deleted post is not shown (post_id 0, follows, is never deleted).
+_SHOWN = "NOT EXISTS (SELECT 1 FROM deleted_posts d WHERE d.post_id = groups.post_id)"
 _PAGE = (
     "SELECT id, kind, post_id, actors, first_at, last_at FROM groups "
-    "WHERE recipient_id = $1 AND actors > 0 "
+    "WHERE recipient_id = $1 AND actors > 0 AND " + _SHOWN + " "
     "AND ($2::timestamptz IS NULL OR (last_at, id) < ($2, $3)) "
     "ORDER BY last_at DESC, id DESC LIMIT $4"
 )
@@ -101,10 +103,10 @@ class NotificationReader:
             await asyncio.sleep(_POLL_S)
 
     async def unread_count(self, recipient: int) -> int:
-        """Groups with actors whose last event came after the read mark."""
+        """Shown groups with actors whose last event came after the read mark."""
         return await self.pool.fetchval(
             "SELECT count(*) FROM groups WHERE recipient_id = $1 AND actors > 0 "
-            "AND last_at > coalesce((" + _READ_MARK + "), '-infinity')",
+            "AND " + _SHOWN + " AND last_at > coalesce((" + _READ_MARK + "), '-infinity')",
             recipient,
         )
 

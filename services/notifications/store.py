@@ -10,14 +10,23 @@ deadlock."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import asyncpg
 
-from services.notifications.domain import Change, Window, weight_after, window_for
+from services.notifications.domain import (
+    Change,
+    Decision,
+    Effect,
+    Participation,
+    Window,
+    decision_changes,
+    weight_after,
+    window_for,
+)
 from shared import seen_events
-from shared.events import AccountChanged
+from shared.events import AccountChanged, PostDeleted
 
 _ACTIVE_ROWS = (
     "SELECT ga.group_id, ga.weight FROM group_actors ga JOIN groups g ON g.id = ga.group_id "
@@ -35,11 +44,11 @@ _NEARBY_GROUPS = (
 
 @dataclass(frozen=True)
 class Delivered:
-    """An event's change (None: nothing to notify) with its envelope id, the unit of
+    """An event's effects (none: nothing to notify) with its envelope id, the unit of
     deduplication."""
 
     event_id: str
-    change: Change | None
+    effects: Sequence[Effect] = field(default_factory=tuple)
 
 
 class NotificationStore:
@@ -57,19 +66,34 @@ class NotificationStore:
                     sorted({d.event_id for d in batch}),
                 )
             }
-            changes = []
+            effects: list[Effect] = []
             for d in batch:
                 if d.event_id in fresh:
                     fresh.discard(d.event_id)  # the same envelope twice in a batch: once
-                    if d.change is not None:
-                        changes.append(d.change)
-            for recipient, kind, post_id in sorted({c.key for c in changes}):
+                    effects.extend(d.effects)
+            # A decision's keys are (participant or operator, outcome kind, post): no other
+            # event touches them, so they need no lock of their own.
+            keys = {e.key for e in effects if isinstance(e, Change)}
+            for recipient, kind, post_id in sorted(keys):
                 await conn.execute(
                     "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                     f"notifications:{recipient}:{kind}:{post_id}",
                 )
-            for change in changes:
-                await _apply_change(conn, change)
+            for effect in effects:
+                if isinstance(effect, Participation):
+                    await _record_participation(conn, effect)
+                elif isinstance(effect, Decision):
+                    for change in decision_changes(effect, await _participants(conn, effect)):
+                        await _apply_change(conn, change)
+                else:
+                    await _apply_change(conn, effect)
+
+    async def forget_posts(self, events: Sequence[PostDeleted]) -> None:
+        """Deleted posts: their groups are no longer shown (repeating one: no-op)."""
+        await self.pool.execute(
+            "INSERT INTO deleted_posts SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING",
+            sorted({int(e.post_id) for e in events}),
+        )
 
     async def forget_old_event_ids(self, older_than: timedelta) -> int:
         """Drops claims older than `older_than` (longer than Kafka keeps events, so no
@@ -87,6 +111,30 @@ class NotificationStore:
                 "version = EXCLUDED.version WHERE accounts.version < EXCLUDED.version",
                 rows,
             )
+
+
+async def _record_participation(conn: asyncpg.Connection, p: Participation) -> None:
+    if p.joined:
+        await conn.execute(
+            "INSERT INTO buy_participants (post_id, user_id) VALUES ($1, $2) "
+            "ON CONFLICT DO NOTHING",
+            p.post_id,
+            p.user_id,
+        )
+    else:
+        await conn.execute(
+            "DELETE FROM buy_participants WHERE post_id = $1 AND user_id = $2",
+            p.post_id,
+            p.user_id,
+        )
+
+
+async def _participants(conn: asyncpg.Connection, decision: Decision) -> list[int]:
+    rows = await conn.fetch(
+        "SELECT user_id FROM buy_participants WHERE post_id = $1 ORDER BY user_id",
+        decision.post_id,
+    )
+    return [r["user_id"] for r in rows]
 
 
 async def _apply_change(conn: asyncpg.Connection, c: Change) -> None:

@@ -8,9 +8,13 @@ from datetime import UTC, datetime, timedelta
 from services.notifications.domain import (
     GROUP_SPAN,
     NO_POST,
+    Decision,
+    Participation,
     Window,
     change_of_follow,
     change_of_interaction,
+    decision_changes,
+    effects_of_interaction,
     weight_after,
     window_for,
 )
@@ -97,3 +101,23 @@ def test_likes_count_once_and_comments_count_each_live_one():
     assert weight_after(1, "set") == 1 and weight_after(1, "unset") == 0
     assert weight_after(1, "add") == 2 and weight_after(2, "remove") == 1
     assert weight_after(0, "remove") == 0
+
+
+def test_a_join_notifies_the_operator_and_adds_a_participant_a_leave_undoes_both():
+    join, add = effects_of_interaction(_interaction("group_buy_join"))
+    assert (join.kind, join.step, join.recipient, join.actor) == ("group_buy_joined", "set", 5, 7)
+    assert add == Participation(post_id=11, user_id=7, joined=True)
+    leave, remove = effects_of_interaction(_interaction("group_buy_leave"))
+    assert leave.step == "unset" and remove == Participation(11, 7, joined=False)
+
+
+def test_a_success_tells_each_participant_and_the_operator_a_failure_only_participants():
+    won = decision_changes(Decision(11, operator=5, succeeded=True, at=T0), [7, 8, 5])
+    assert {(c.recipient, c.kind, c.actor) for c in won} == {
+        (7, "group_buy_succeeded", 5),
+        (8, "group_buy_succeeded", 5),
+        (5, "group_buy_succeeded", 7),
+        (5, "group_buy_succeeded", 8),
+    }
+    lost = decision_changes(Decision(11, operator=5, succeeded=False, at=T0), [7])
+    assert [(c.recipient, c.kind, c.actor) for c in lost] == [(7, "group_buy_failed", 5)]
