@@ -7,11 +7,13 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from services.feedread import domain
+from services.feedread.bodies import FeedAccount, raw_json
 from services.feedread.impressions import ServedImpressions
 from services.feedread.service import Feedread
 from shared.auth import require_actor
 from shared.errors import ApiError, validation_error
 from shared.pagination import decode_cursor, page, parse_limit
+from shared.posts import PostView
 from shared.timeutil import utcnow
 from shared.vocabulary import CATEGORIES
 from shared.web import (
@@ -31,22 +33,27 @@ READER = web.AppKey("feedread", Feedread)
 IMPRESSIONS = web.AppKey("feedread_impressions", ServedImpressions)
 
 
-class FeedAccount(msgspec.Struct):
-    id: str
-    handle: str
-    kind: str
-    display_name: str
-    category: str | None
-    status: str
-
-
 class FeedItem(msgspec.Struct):
-    post: dict
+    post: PostView
     account: FeedAccount
 
 
 class FeedPage(msgspec.Struct):
     items: list[FeedItem]
+    next_cursor: str | None
+
+
+class _ServedItem(msgspec.Struct):
+    """A FeedItem as served: its post and account already encoded (services.feedread.bodies)."""
+
+    post: msgspec.Raw
+    account: msgspec.Raw
+
+
+class _ServedPage(msgspec.Struct):
+    """A FeedPage as served (the same JSON, from pre-encoded items)."""
+
+    items: list[_ServedItem]
     next_cursor: str | None
 
 
@@ -66,13 +73,10 @@ async def feed(request: web.Request) -> web.Response:
     result = await request.app[READER].page(user_id, limit, cursor, category)
     request.app[IMPRESSIONS].record(user_id, result.items)
     position = result.next_position
-    items = [
-        FeedItem(post=item.post, account=msgspec.convert(item.account, FeedAccount))
-        for item in result.items
-    ]
-    # Served through FeedPage, the shape /openapi.json documents.
+    # The shape /openapi.json documents (FeedPage), assembled from bodies encoded once.
+    items = [_ServedItem(raw_json(item.post), raw_json(item.account)) for item in result.items]
     next_position = [position.score, position.post_id] if position else None
-    return json_response(msgspec.to_builtins(FeedPage(**page(items, next_position))))
+    return json_response(_ServedPage(**page(items, next_position)))
 
 
 async def record_events(request: web.Request) -> web.Response:

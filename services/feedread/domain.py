@@ -9,6 +9,7 @@ it in that order, so posts arriving on top never shift a page and nothing repeat
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
@@ -59,8 +60,8 @@ class HydratedEntry:
     """A feed entry at its position, with its post and author as the API shows them."""
 
     position: Position
-    post: dict[str, Any]
-    account: dict[str, Any]
+    post: Mapping[str, Any]  # services.feedread.bodies.ServedPost when read from Redis
+    account: Mapping[str, Any]
 
 
 @dataclass
@@ -86,8 +87,8 @@ def post_ttl_s(published_ms: int, now_ms: int) -> int | None:
 
 
 def visible(
-    post: dict[str, Any] | None,
-    account: dict[str, Any] | None,
+    post: Mapping[str, Any] | None,
+    account: Mapping[str, Any] | None,
     follow_version: int,
     category: str | None,
 ) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
@@ -36,7 +36,8 @@ RETRY_S = 1.0  # pause after a failed flush (the batch is put back)
 class Served(Protocol):
     """A served feed item (services.feedread.domain.HydratedEntry)."""
 
-    post: dict[str, Any]
+    @property
+    def post(self) -> Mapping[str, Any]: ...
 
 
 class ServedImpressions:

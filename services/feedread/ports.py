@@ -4,7 +4,7 @@ Kafka one; tests/fakes/feedread.py holds in-memory fakes of all three."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol
 
 from services.feedread.domain import Position, Visit
@@ -30,13 +30,13 @@ class FeedSource(Protocol):
         of at least `floor`, newest first."""
         ...
 
-    async def posts(self, members: list[bytes]) -> list[dict[str, Any] | None]:
+    async def posts(self, members: list[bytes]) -> Sequence[Mapping[str, Any] | None]:
         """Each post as the API shows it (None: deleted or unknown)."""
         ...
 
     async def accounts_of(
-        self, posts: list[dict[str, Any] | None]
-    ) -> dict[str, dict[str, Any] | None]:
+        self, posts: Sequence[Mapping[str, Any] | None]
+    ) -> Mapping[str, Mapping[str, Any] | None]:
         """The author of each post (None: unknown), by account id (cached briefly)."""
         ...
 

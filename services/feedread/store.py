@@ -5,11 +5,12 @@ shared.feedstore's reader API. Here: decoding, versions, expiries and short cach
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 import orjson
 
+from services.feedread.bodies import Encoded, ServedPost, served_account, served_post, tally_json
 from services.feedread.domain import Position, Visit, comes_after, post_ttl_s
 from services.feedread.merge import Entry
 from shared.events import (
@@ -17,21 +18,27 @@ from shared.events import (
     FollowChanged,
     PostDeleted,
     PostPublished,
+    PostTallied,
     newest_per_entity,
 )
 from shared.feedstore.keys import SEEN_READY
 from shared.feedstore.reader import FeedReader
+from shared.ids import id_time_ms, parse_id
 from shared.redis_cluster import AnyRedis
 
 # A deleted post's tombstone outlives any redelivery of its publish event (topic retention
 # is 7 days), so a replayed post.published cannot bring the post back.
 TOMBSTONE_TTL_S = 30 * 24 * 3600
-# Accounts and the pull set change rarely; a second of staleness keeps suspensions and
-# mode switches well inside the 2 s callers rely on, and saves a round trip per page.
+# Accounts, posts (immutable but for tallies and deletes) and the pull set are cached in
+# process: a second of staleness keeps suspensions, deletes and mode switches well inside
+# the 2 s callers rely on, and saves round trips and decoding per page.
 CACHE_TTL_S = 1.0
 # Entries of the cursor's own millisecond that a read skips before it finds new ones:
 # a post or two share a millisecond in one feed; more are read again with a wider margin.
 TIE_MARGIN = 2
+# Bodies kept in process (a second's worth of what pages serve, with room).
+CACHED_POSTS = 200_000
+CACHED_ACCOUNTS = 100_000
 
 
 class FeedStore:
@@ -39,7 +46,8 @@ class FeedStore:
         self.keyspace = FeedReader(redis)
         self.active_ttl_s = active_ttl_s
         self._pull: tuple[float, set[str]] = (0.0, set())
-        self._accounts: dict[str, tuple[float, dict[str, Any] | None]] = {}
+        self._posts: BriefCache[ServedPost] = BriefCache(CACHED_POSTS)
+        self._accounts: BriefCache[Encoded] = BriefCache(CACHED_ACCOUNTS)
 
     # ------------------------------------------------------------ projections
 
@@ -62,6 +70,24 @@ class FeedStore:
         if ttl_s is None:
             return
         await self.keyspace.keep_post(event.post_id, orjson.dumps(event.post), ttl_s)
+
+    async def apply_tallies(self, events: list[PostTallied]) -> None:
+        """Keeps each post's newest tallies (highest tally_version, one pipeline) for as
+        long as the post is kept; they may arrive before the post itself."""
+        newest: dict[str, PostTallied] = {}
+        for event in events:
+            kept = newest.get(event.post_id)
+            if kept is None or kept.tally_version < event.tally_version:
+                newest[event.post_id] = event
+        now_ms = int(time.time() * 1000)
+        tallies = []
+        for event in newest.values():
+            post_id = parse_id(event.post_id)
+            ttl_s = post_ttl_s(id_time_ms(post_id), now_ms) if post_id is not None else None
+            if ttl_s is not None:
+                tallies.append((event.post_id, event.tally_version, tally_json(event), ttl_s))
+        if tallies:
+            await self.keyspace.apply_tallies(tallies)
 
     async def apply_post_deleted(self, event: PostDeleted) -> None:
         await self.keyspace.tombstone_post(event.post_id, TOMBSTONE_TTL_S)
@@ -106,31 +132,60 @@ class FeedStore:
             self._pull = (time.monotonic(), accounts)
         return accounts
 
-    async def posts(self, members: list[bytes]) -> list[dict[str, Any] | None]:
-        """Each post as the API shows it (None: deleted, expired or unknown)."""
-        raw = await self.keyspace.post_bodies([m.decode() for m in members])
-        return [orjson.loads(v) if v else None for v in raw]
+    async def posts(self, members: list[bytes]) -> list[ServedPost | None]:
+        """Each post as the API shows it, tallies included (None: deleted, expired or
+        unknown); kept posts are cached CACHE_TTL_S, so a delete shows within that."""
+        post_ids = [m.decode() for m in members]
+        found = await self._posts.get_many(post_ids, self._fetch_posts)
+        return [found[p] for p in post_ids]
+
+    async def _fetch_posts(self, post_ids: list[str]) -> list[ServedPost | None]:
+        return [served_post(*kept) for kept in await self.keyspace.post_bodies(post_ids)]
 
     async def accounts_of(
-        self, posts: list[dict[str, Any] | None]
-    ) -> dict[str, dict[str, Any] | None]:
+        self, posts: Sequence[Mapping[str, Any] | None]
+    ) -> dict[str, Encoded | None]:
         """The author of each post (None: unknown), by account id (cached CACHE_TTL_S)."""
-        now = time.monotonic()
-        wanted = {p["account_id"] for p in posts if p}
-        stale = sorted(
-            a
-            for a in wanted
-            if now - self._accounts.get(a, (-CACHE_TTL_S * 2, None))[0] > CACHE_TTL_S
+        return await self._accounts.get_many(
+            {p["account_id"] for p in posts if p}, self._fetch_accounts
         )
-        if stale:
-            raw = await self.keyspace.account_bodies(stale)
-            for account_id, value in zip(stale, raw, strict=True):
-                self._accounts[account_id] = (now, orjson.loads(value) if value else None)
-            if len(self._accounts) > 100_000:  # bound the cache: drop what is stale
-                self._accounts = {
-                    k: v for k, v in self._accounts.items() if now - v[0] <= CACHE_TTL_S
-                }
-        return {a: self._accounts[a][1] for a in wanted}
+
+    async def _fetch_accounts(self, account_ids: list[str]) -> list[Encoded | None]:
+        return [served_account(j) for j in await self.keyspace.account_bodies(account_ids)]
+
+
+V = TypeVar("V")
+
+
+class BriefCache(Generic[V]):
+    """Values by id kept CACHE_TTL_S after they were read, fetched in one call when absent
+    or stale; a None (unknown) is not kept. Past `bound` entries the stale ones go."""
+
+    def __init__(self, bound: int) -> None:
+        self.bound = bound
+        self._kept: dict[str, tuple[float, V]] = {}
+
+    async def get_many(
+        self, ids: Iterable[str], fetch: Callable[[list[str]], Awaitable[list[V | None]]]
+    ) -> dict[str, V | None]:
+        """Each id's value, fetching (in one call) those not kept or kept too long."""
+        now = time.monotonic()
+        found: dict[str, V | None] = {}
+        missing = []
+        for key in ids:
+            kept = self._kept.get(key)
+            if kept is not None and now - kept[0] <= CACHE_TTL_S:
+                found[key] = kept[1]
+            elif key not in found:
+                missing.append(key)
+        if missing:
+            for key, value in zip(missing, await fetch(missing), strict=True):
+                found[key] = value
+                if value is not None:
+                    self._kept[key] = (now, value)
+            if len(self._kept) > self.bound:
+                self._kept = {k: v for k, v in self._kept.items() if now - v[0] <= CACHE_TTL_S}
+        return found
 
 
 def _summary(event: AccountChanged) -> dict[str, Any]:

@@ -18,12 +18,17 @@ from shared.feedstore.keys import (
     post_key,
     seen_key,
 )
+from shared.feedstore.projection_scripts import APPLY_TALLY, post_tally_key
 from shared.redis_cluster import AnyRedis
 
 # (user id, account id, version, following) of a follow change.
 FollowVersion = tuple[str, str, int, bool]
 # (account id, version, JSON summary) of an account change.
 AccountVersion = tuple[str, int, bytes]
+# (post id, tally version, JSON tallies, TTL in s) of a post's tallies.
+TallyVersion = tuple[str, int, bytes, int]
+# A post's JSON body (None: deleted, expired or unknown) and its newest tallies' JSON.
+PostBody = tuple[bytes | None, bytes | None]
 
 
 class FeedReader:
@@ -56,6 +61,13 @@ class FeedReader:
     async def keep_post(self, post_id: str, body: bytes, ttl_s: int) -> None:
         """Keeps a post's body for `ttl_s`; never over a tombstone (a redelivered publish)."""
         await self.redis.set(post_key(post_id), body, nx=True, ex=ttl_s)
+
+    async def apply_tallies(self, tallies: Sequence[TallyVersion]) -> None:
+        """Keeps each post's tallies unless a higher version is kept (one pipeline)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for post_id, version, tally, ttl_s in tallies:
+                pipe.eval(APPLY_TALLY, 1, post_tally_key(post_id), version, tally, ttl_s)
+            await pipe.execute()
 
     async def tombstone_post(self, post_id: str, ttl_s: int) -> None:
         """Replaces a post's body with a tombstone for `ttl_s`."""
@@ -90,13 +102,16 @@ class FeedReader:
         """The accounts whose timelines are merged at read time."""
         return {m.decode() for m in await self.redis.smembers(PULL_ACCOUNTS)}
 
-    async def post_bodies(self, post_ids: Sequence[str]) -> list[bytes | None]:
-        """Each post's JSON body (None: deleted, expired or unknown)."""
+    async def post_bodies(self, post_ids: Sequence[str]) -> list[PostBody]:
+        """Each post's JSON body (None: deleted, expired or unknown) and tallies (None:
+        none kept), in one round trip."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for post_id in post_ids:
                 pipe.get(post_key(post_id))
+                pipe.hget(post_tally_key(post_id), "j")
             raw = await pipe.execute()
-        return [v if v and v != POST_TOMBSTONE else None for v in raw]
+        bodies = [v if v and v != POST_TOMBSTONE else None for v in raw[::2]]
+        return list(zip(bodies, raw[1::2], strict=True))
 
     async def account_bodies(self, account_ids: Sequence[str]) -> list[bytes | None]:
         """Each account's JSON summary (None: unknown)."""
