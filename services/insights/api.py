@@ -1,24 +1,20 @@
-"""Insights HTTP handlers (API.md "insights"): operator stats per day and per post,
-official and associated recommendations, flagged followers."""
+"""Insights HTTP handlers (API.md "insights"), thin over the use cases (service.Reads):
+operator stats per day and per post, official and associated recommendations, flagged
+followers."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Any
 
 import msgspec
 from aiohttp import web
 
 from services.insights import domain
-from services.insights.associated import Associated
-from services.insights.official import OfficialRanking
-from services.insights.stats_store import StatsReader
-from services.insights.suspicion import SuspicionDetector
-from shared.auth import require_actor, require_role
-from shared.errors import ApiError, DomainError, validation_error
+from services.insights.service import Reads
+from shared.errors import DomainError, validation_error
 from shared.ids import parse_decimal, parse_id
 from shared.pagination import decode_cursor, page, parse_limit
-from shared.timeutil import epoch_ms, utcnow
+from shared.timeutil import utcnow
 from shared.vocabulary import CATEGORIES
 from shared.web import (
     FEED_CURSOR,
@@ -32,10 +28,7 @@ from shared.web import (
     principal,
 )
 
-STATS = web.AppKey("insights_stats", StatsReader)
-OFFICIAL = web.AppKey("insights_official", OfficialRanking)
-ASSOCIATED = web.AppKey("insights_associated", Associated)
-SUSPICION = web.AppKey("insights_suspicion", SuspicionDetector)
+READS = web.AppKey("insights_reads", Reads)
 
 ERROR_STATUSES: dict[type[DomainError], int] = {
     domain.UnknownAccount: 404,
@@ -152,61 +145,36 @@ def _category(query: Any) -> str | None:
     return category
 
 
-async def _known(check: Awaitable[Any], entity_id: int) -> Any:
-    """`check`'s result; an unknown entity whose id is fresh is 503 not_ready (API.md
-    "Projections": its event may be on its way), any other unknown one stays a 404."""
-    try:
-        return await check
-    except (domain.UnknownAccount, domain.UnknownPost):
-        if domain.maybe_in_flight(entity_id, epoch_ms(utcnow())):
-            raise ApiError(
-                503, "not_ready", "not known to insights yet", headers={"Retry-After": "1"}
-            ) from None
-        raise
-
-
 async def account_stats(request: web.Request) -> web.Response:
     account_id = path_id(request, "id")
-    require_actor(principal(request), account_id, staff_too=True)
+    caller = principal(request)
     days = _days(request.query)
-    reader = request.app[STATS]
-    await _known(reader.account_owner_known(account_id), account_id)
     today = domain.shanghai_day(utcnow())
-    return json_response({"items": await reader.account_days(account_id, days, today)})
+    rows = await request.app[READS].account_stats(caller, account_id, days, today)
+    return json_response({"items": rows})
 
 
 async def post_stats(request: web.Request) -> web.Response:
     post_id = path_id(request, "id")
-    caller = principal(request)
-    if caller.role != "user":
-        require_role(caller, "staff", "service")
-    owner = await _known(request.app[STATS].post_owner(post_id), post_id)
-    if caller.role == "user":
-        require_actor(caller, owner)
-    return json_response(await request.app[STATS].post_totals(post_id))
+    return json_response(await request.app[READS].post_stats(principal(request), post_id))
 
 
 async def official(request: web.Request) -> web.Response:
-    caller = principal(request)
     limit = parse_limit(request.query)
     category = _category(request.query)
-    followed: set[str] = set()
-    if caller.role == "user" and (user_id := parse_id(caller.sub)) is not None:
-        followed = await request.app[ASSOCIATED].followed(user_id)
-    ranked = await request.app[OFFICIAL].top(category, limit + len(followed))
-    items = [r for r in ranked if r["account"]["id"] not in followed]
-    return json_response({"items": items[:limit]})
+    items = await request.app[READS].official(principal(request), category, limit)
+    return json_response({"items": items})
 
 
 async def user_recommendations(request: web.Request) -> web.Response:
     user_id = path_id(request, "user_id")
-    require_actor(principal(request), user_id)
     limit = parse_limit(request.query)
-    return json_response({"items": await request.app[ASSOCIATED].for_user(user_id, limit)})
+    items = await request.app[READS].associated(principal(request), user_id, limit)
+    return json_response({"items": items})
 
 
 async def suspicious(request: web.Request) -> web.Response:
-    require_role(principal(request), "staff")
+    caller = principal(request)
     raw_account = request.query.get("account_id")
     account_id = None
     if raw_account is not None:
@@ -215,7 +183,7 @@ async def suspicious(request: web.Request) -> web.Response:
             raise validation_error("account_id", "account_id must be a canonical decimal id")
     limit = parse_limit(request.query)
     after = decode_cursor(request.query, 2)
-    items, position = await request.app[SUSPICION].page(account_id, after, limit)
+    items, position = await request.app[READS].suspicious(caller, account_id, after, limit)
     return json_response(page(items, position))
 
 

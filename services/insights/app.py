@@ -15,6 +15,7 @@ from services.insights.associated import Associated
 from services.insights.config import InsightsConfig
 from services.insights.domain import shanghai_day
 from services.insights.official import OfficialRanking
+from services.insights.service import Ingest, Reads
 from services.insights.stats_store import StatsReader
 from services.insights.store import IngestStore
 from services.insights.suspicion import SuspicionDetector
@@ -28,7 +29,9 @@ SCHEMA = "insights"
 POOL = web.AppKey("insights_pool", asyncpg.Pool)
 REDIS = web.AppKey("insights_redis", AnyRedis)
 LOOP = web.AppKey("insights_consumer", ConsumerLoop)
-INGEST = web.AppKey("insights_ingest", IngestStore)
+OFFICIAL = web.AppKey("insights_official", OfficialRanking)
+ASSOCIATED = web.AppKey("insights_associated", Associated)
+SUSPICION = web.AppKey("insights_suspicion", SuspicionDetector)
 JUDGE_IDLE_S = 0.5  # the judge's pause when no follows await judgement
 # Event ids are kept a day longer than Kafka keeps events (log.retention.hours=168 in
 # the local stack; set it to the deployment's retention): older ones cannot come again.
@@ -40,16 +43,15 @@ def create_app(config: InsightsConfig) -> web.Application:
 
     async def wiring(app: web.Application):
         pool, redis = app[POOL], app[REDIS]
-        app[api.STATS] = StatsReader(pool)
-        app[api.OFFICIAL] = OfficialRanking(pool, redis, config.official_days)
-        app[api.ASSOCIATED] = Associated(pool, redis, config.swing_days)
-        app[api.SUSPICION] = SuspicionDetector(pool)
-        app[INGEST] = IngestStore(pool)
-        handlers = consumer.InsightsHandlers(app[INGEST], app[api.OFFICIAL])
+        app[OFFICIAL] = OfficialRanking(pool, redis, config.official_days)
+        app[ASSOCIATED] = Associated(pool, redis, config.swing_days)
+        app[SUSPICION] = SuspicionDetector(pool)
+        app[api.READS] = Reads(StatsReader(pool), app[OFFICIAL], app[ASSOCIATED], app[SUSPICION])
+        ingest = Ingest(IngestStore(pool), app[OFFICIAL])
         app[LOOP] = ConsumerLoop(
             bootstrap,
             consumer.GROUP,
-            handlers.table(),
+            consumer.handlers(ingest),
             app[METRICS],
             partitions_at_once=consumer.PARTITIONS_AT_ONCE,
         )
@@ -60,12 +62,12 @@ def create_app(config: InsightsConfig) -> web.Application:
 
     async def refresh_official(app: web.Application) -> None:
         while True:
-            await app[api.OFFICIAL].refresh(shanghai_day(utcnow()))
+            await app[OFFICIAL].refresh(shanghai_day(utcnow()))
             await asyncio.sleep(config.official_refresh_s)
 
     async def judge_followers(app: web.Application) -> None:
         while True:
-            if not await app[api.SUSPICION].judge_pending():
+            if not await app[SUSPICION].judge_pending():
                 await asyncio.sleep(JUDGE_IDLE_S)
 
     async def forget_old_event_ids(app: web.Application) -> None:
@@ -73,7 +75,7 @@ def create_app(config: InsightsConfig) -> web.Application:
 
     async def refresh_swing(app: web.Application) -> None:
         while True:
-            await app[api.ASSOCIATED].refresh(utcnow())
+            await app[ASSOCIATED].refresh(utcnow())
             await asyncio.sleep(config.swing_refresh_s)
 
     app.cleanup_ctx.extend(

@@ -1,21 +1,18 @@
-"""Associated recommendation (关联推荐): Swing lists per account in Redis, refreshed from
-the favourites, purchases and follows of the last days, and a user's list built from
-them and from what people who follow the same accounts follow."""
+"""Associated recommendation (关联推荐), ports.Relations: Swing lists per account in
+Redis, refreshed from the favourites, purchases and follows of the last days, and what
+a user's list (service.Reads.associated) is built from."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
 
 import asyncpg
 
 from services.insights.swing import TOP_K, swing, top
 from shared.redis_cluster import AnyRedis
 
-SOURCES_PER_USER = 20  # the user's newest favourites and purchases a list starts from
-RELATED_PER_SOURCE = 20  # related accounts read per source
 PEERS = 2000  # followers of the user's accounts looked at for co-follows
 
 
@@ -69,60 +66,49 @@ class Associated:
             await pipe.execute()
         return len(scores)
 
-    async def for_user(self, user_id: int, limit: int) -> list[dict[str, Any]]:
-        """Related accounts of the user's favourites and purchases, then co-follows;
-        never one followed, suspended, a consumer or the user."""
-        sources = await self.pool.fetch(
+    async def sources(self, user_id: int, count: int) -> list[tuple[int, str]]:
+        rows = await self.pool.fetch(
             "SELECT account_id, kind FROM interactions WHERE user_id = $1 "
             "ORDER BY at DESC, account_id LIMIT $2",
             user_id,
-            SOURCES_PER_USER,
+            count,
         )
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for s in sources:
-                pipe.zrevrange(related_key(s["account_id"]), 0, RELATED_PER_SOURCE - 1)
-            lists = await pipe.execute() if sources else []
-        candidates: list[tuple[int, str, int]] = []  # (account, because, related_to)
-        for s, related in zip(sources, lists, strict=True):
-            candidates.extend((int(a), s["kind"], s["account_id"]) for a in related)
-        for r in await self.pool.fetch(CO_FOLLOWS_SQL, user_id, PEERS, 4 * limit):
-            candidates.append((r["account_id"], "co_follow", r["via"]))
-        return await self._keep_allowed(user_id, candidates, limit)
+        return [(r["account_id"], r["kind"]) for r in rows]
 
-    async def _keep_allowed(
-        self, user_id: int, candidates: list[tuple[int, str, int]], limit: int
-    ) -> list[dict[str, Any]]:
-        ids = sorted({c[0] for c in candidates})
+    async def related(self, account_ids: list[int], count: int) -> list[list[int]]:
+        if not account_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for account in account_ids:
+                pipe.zrevrange(related_key(account), 0, count - 1)
+            lists = await pipe.execute()
+        return [[int(a) for a in related] for related in lists]
+
+    async def co_follows(self, user_id: int, count: int) -> list[tuple[int, int]]:
+        rows = await self.pool.fetch(CO_FOLLOWS_SQL, user_id, PEERS, count)
+        return [(r["account_id"], r["via"]) for r in rows]
+
+    async def recommendable(self, user_id: int, account_ids: list[int]) -> dict[int, dict]:
         rows = await self.pool.fetch(
             "SELECT a.account_id, a.handle, a.kind, a.display_name, a.category, a.status "
             "FROM accounts a WHERE a.account_id = ANY($1) AND a.status = 'active' "
             "AND a.kind <> 'consumer' AND a.account_id <> $2 AND NOT EXISTS ("
             "  SELECT 1 FROM follows f WHERE f.user_id = $2 AND f.account_id = a.account_id "
             "  AND f.following)",
-            ids,
+            account_ids,
             user_id,
         )
-        allowed = {r["account_id"]: r for r in rows}
-        items, seen = [], set()
-        for account, because, related_to in candidates:
-            if account in allowed and account not in seen:
-                seen.add(account)
-                r = allowed[account]
-                items.append(
-                    {
-                        "account": {
-                            "id": str(account),
-                            "handle": r["handle"],
-                            "kind": r["kind"],
-                            "display_name": r["display_name"],
-                            "category": r["category"],
-                            "status": r["status"],
-                        },
-                        "because": because,
-                        "related_to": str(related_to),
-                    }
-                )
-        return items[:limit]
+        return {
+            r["account_id"]: {
+                "id": str(r["account_id"]),
+                "handle": r["handle"],
+                "kind": r["kind"],
+                "display_name": r["display_name"],
+                "category": r["category"],
+                "status": r["status"],
+            }
+            for r in rows
+        }
 
     async def followed(self, user_id: int) -> set[str]:
         """Ids of the accounts the user follows now."""

@@ -1,13 +1,10 @@
-"""Insights' Kafka handlers: engagement, follows, posts, interactions and accounts into
-its own tables, each batch in one transaction keyed by the events' envelope ids (the
-handlers are `Batch(..., with_ids=True)`, given each event with its envelope id)."""
+"""Insights' Kafka handlers: engagement, follows, posts, interactions and accounts,
+each a `Batch(..., with_ids=True)` of the use cases (service.Ingest), given each event
+with its envelope id."""
 
 from __future__ import annotations
 
-import logging
-
-from services.insights.official import OfficialRanking
-from services.insights.store import IngestStore
+from services.insights.service import Ingest
 from shared.events import (
     AccountChanged,
     Contract,
@@ -17,9 +14,7 @@ from shared.events import (
     PostInteraction,
     PostPublished,
 )
-from shared.kafka import Batch, EventHandler, Identified
-
-log = logging.getLogger(__name__)
+from shared.kafka import Batch, EventHandler
 
 GROUP = "insights"
 # Partitions handled at once: one batch's Postgres round trips overlap another's. Rows
@@ -27,24 +22,14 @@ GROUP = "insights"
 PARTITIONS_AT_ONCE = 4
 
 
-class InsightsHandlers:
-    def __init__(self, store: IngestStore, ranking: OfficialRanking) -> None:
-        self.store = store
-        self.ranking = ranking
-
-    def table(self) -> dict[type[Contract], EventHandler]:
-        posts = Batch(self.store.apply_posts, with_ids=True)
-        return {
-            EngagementRecorded: Batch(self.store.apply_engagement, with_ids=True),
-            FollowChanged: Batch(self.store.apply_follows, with_ids=True),
-            AccountChanged: Batch(self.on_accounts, with_ids=True),
-            PostPublished: posts,
-            PostDeleted: posts,
-            PostInteraction: Batch(self.store.apply_interactions, with_ids=True),
-        }
-
-    async def on_accounts(self, batch: list[Identified[AccountChanged]]) -> None:
-        await self.store.apply_accounts(batch)
-        suspended = [int(i.event.account_id) for i in batch if i.event.status != "active"]
-        if suspended:
-            await self.ranking.forget(suspended)
+def handlers(ingest: Ingest) -> dict[type[Contract], EventHandler]:
+    """The consumer's table: each contract to its use case."""
+    posts = Batch(ingest.posts, with_ids=True)
+    return {
+        EngagementRecorded: Batch(ingest.engagement, with_ids=True),
+        FollowChanged: Batch(ingest.follows, with_ids=True),
+        AccountChanged: Batch(ingest.accounts, with_ids=True),
+        PostPublished: posts,
+        PostDeleted: posts,
+        PostInteraction: Batch(ingest.interactions, with_ids=True),
+    }

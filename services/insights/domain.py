@@ -59,6 +59,20 @@ def window(today: date, days: int) -> list[date]:
 
 
 @dataclass(frozen=True)
+class AccountCounts:
+    """An account's stored counts per Shanghai day (absent days had none): engagement
+    sums, revisitors, follows (gained, gained_<source>, lost), posts, flagged follows,
+    and the followers it had before the first day."""
+
+    engagement: dict[date, dict[str, Any]]
+    revisitors: dict[date, int]
+    follows: dict[date, dict[str, Any]]
+    posts: dict[date, int]
+    suspicious: dict[date, int]
+    followers_before: int
+
+
+@dataclass(frozen=True)
 class Increment:
     """What one engagement event adds to its (account, day, user) and (post, user) rows."""
 
@@ -119,3 +133,24 @@ def day_row(
         "conversion_rate": ratio(min(e.get("buyers", 0), visitors), visitors),
         "suspicious_followers": suspicious,
     }
+
+
+def day_rows(dates: list[date], counts: AccountCounts) -> list[dict[str, Any]]:
+    """API.md's rows for `dates` (consecutive, oldest first), followers_total running on."""
+    rows = []
+    total = counts.followers_before
+    for day in dates:
+        follows = counts.follows.get(day, {})
+        total += follows.get("gained", 0) - follows.get("lost", 0)
+        rows.append(
+            day_row(
+                day,
+                total,
+                follows,
+                counts.posts.get(day, 0),
+                counts.engagement.get(day),
+                counts.revisitors.get(day, 0),
+                counts.suspicious.get(day, 0),
+            )
+        )
+    return rows

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from services.insights import consumer
 from services.insights.official import OfficialRanking
+from services.insights.service import Ingest
 from services.insights.store import IngestStore
 from shared import db
 from shared.config import Env
@@ -88,12 +89,12 @@ async def insights_consume(env: Env, topic: str, events: int) -> float:
     await db.migrate(dsn, schema, Path(consumer.__file__).parent / "migrations")
     pool = await db.create_pool(dsn, schema, max_size=consumer.PARTITIONS_AT_ONCE + 1)
     redis = connect(env.str("WEITAO_REDIS_URL"), env.bool("WEITAO_REDIS_CLUSTER"))
-    handlers = consumer.InsightsHandlers(IngestStore(pool), OfficialRanking(pool, redis, 3))
+    handlers = consumer.handlers(Ingest(IngestStore(pool), OfficialRanking(pool, redis, 3)))
     loop = ScratchLoop(
         topic,
         env.str("WEITAO_KAFKA_BOOTSTRAP"),
         f"insights-bench-{uuid.uuid4().hex[:8]}",
-        handlers.table(),
+        handlers,
         CollectorRegistry(),
         partitions_at_once=consumer.PARTITIONS_AT_ONCE,
     )

@@ -15,11 +15,15 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from services.insights import consumer
+from services.insights.associated import Associated
 from services.insights.domain import shanghai_day
 from services.insights.official import OfficialRanking
+from services.insights.service import Ingest, Reads
 from services.insights.stats_store import StatsReader
 from services.insights.store import IngestStore
+from services.insights.suspicion import SuspicionDetector
 from shared import db, topics
+from shared.auth import Principal
 from shared.kafka import ConsumerLoop
 from shared.timeutil import utcnow
 from tests.insights_scenario import EXPECTED_DAY, EXPECTED_POST, operator_day
@@ -33,6 +37,7 @@ INSIGHTS_TOPICS = (
     topics.INTERACTIONS,
     topics.ACCOUNTS,
 )
+SERVICE = Principal("gateway", "service")
 SETTLE_S = 300.0  # the running service may be catching up on history
 
 
@@ -67,21 +72,25 @@ async def test_replaying_a_days_events_into_an_empty_schema_gives_the_same_numbe
     keys = {shop, post, *(f["id"] for f in day.fans)}
     records = await records_keyed(stack.str("WEITAO_KAFKA_BOOTSTRAP"), list(INSIGHTS_TOPICS), keys)
 
-    handlers = consumer.InsightsHandlers(
-        IngestStore(scratch_insights), OfficialRanking(scratch_insights, redis, 3)
-    )
+    official = OfficialRanking(scratch_insights, redis, 3)
+    handlers = consumer.handlers(Ingest(IngestStore(scratch_insights), official))
     loop = ConsumerLoop(
         stack.str("WEITAO_KAFKA_BOOTSTRAP"),
         "insights-replay-test",
-        handlers.table(),
+        handlers,
         CollectorRegistry(),
     )
     await loop.handle_all(records)
-    reader = StatsReader(scratch_insights)
+    reads = Reads(
+        StatsReader(scratch_insights),
+        official,
+        Associated(scratch_insights, redis, 30),
+        SuspicionDetector(scratch_insights),
+    )
     today = shanghai_day(utcnow())
-    once = await reader.account_days(int(shop), 1, today)
+    once = await reads.account_stats(SERVICE, int(shop), 1, today)
     assert once == live.body["items"]
-    assert await reader.post_totals(int(post)) == EXPECTED_POST
+    assert await reads.post_stats(SERVICE, int(post)) == EXPECTED_POST
 
     # A redelivery brings everything again, in other runs: nothing moves.
     rng = random.Random(7)
@@ -90,8 +99,8 @@ async def test_replaying_a_days_events_into_an_empty_schema_gives_the_same_numbe
         size = rng.randint(1, 6)
         await loop.handle_all(records[start : start + size])
         start += size
-    assert await reader.account_days(int(shop), 1, today) == once
-    assert await reader.post_totals(int(post)) == EXPECTED_POST
+    assert await reads.account_stats(SERVICE, int(shop), 1, today) == once
+    assert await reads.post_stats(SERVICE, int(post)) == EXPECTED_POST
 
 
 async def test_claims_older_than_kafka_keeps_events_are_forgotten(scratch_insights):
