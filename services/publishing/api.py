@@ -15,6 +15,7 @@ from shared.auth import require_actor
 from shared.errors import ApiError, DomainError
 from shared.ids import IdGenerator
 from shared.pagination import keyed_page, keyed_page_query
+from shared.posts import PostView
 from shared.timeutil import rfc3339
 from shared.web import (
     CURSOR,
@@ -56,39 +57,9 @@ class Counters(msgspec.Struct):
     votes: int
 
 
-class VoteResults(msgspec.Struct):
-    options: list[str]
-    closes_at: str | None
-    counts: list[int]  # votes per option, in the options' order
-    total: int
+class Post(PostView, kw_only=True):
+    """A post as publishing serves it: as feeds show it, plus its counters."""
 
-
-class GroupBuyView(msgspec.Struct):
-    item_id: str
-    title: str
-    price_cents: int
-    original_price_cents: int
-    min_participants: int
-    max_participants: int | None
-    ends_at: str
-    participants: int
-    state: domain.GroupBuyState
-
-
-class Post(msgspec.Struct):
-    id: str
-    account_id: str
-    kind: str
-    title: str
-    body: str
-    category: str
-    images: list[str]
-    products: list[domain.Product] | None
-    discount: domain.Discount | None
-    vote: VoteResults | None
-    video: domain.Video | None
-    group_buy: GroupBuyView | None
-    created_at: str
     counters: Counters
 
 
@@ -110,7 +81,7 @@ class PostPage(msgspec.Struct):
 def post_of(row: PostRow) -> Post:
     """A post row (store.POST_COLUMNS) as the API shows it."""
     return Post(
-        **post_view(row),
+        **msgspec.structs.asdict(post_view(row)),
         counters=Counters(likes=row["likes"], comments=row["comments"], votes=row["votes"]),
     )
 
@@ -125,19 +96,19 @@ async def publish(request: web.Request) -> web.Response:
         raise ApiError(503, exc.code, exc.message, exc.details, RETRY_SOON) from None
     quota = Quota(used=done.used, limit=done.limit, resets_at=rfc3339(done.resets_at))
     published = PublishedPost(**msgspec.structs.asdict(post_of(done.post)), quota=quota)
-    return json_response(msgspec.to_builtins(published), 201)
+    return json_response(published, 201)
 
 
 async def get_post(request: web.Request) -> web.Response:
     post = await request.app[STORE].post(path_id(request, "id"))
-    return json_response(msgspec.to_builtins(post_of(post)))
+    return json_response(post_of(post))
 
 
 async def account_posts(request: web.Request) -> web.Response:
     limit, after = keyed_page_query(request.query)
     rows = await request.app[STORE].account_posts(path_id(request, "account_id"), limit, after)
     page = keyed_page(rows, limit, "id", post_of)
-    return json_response(msgspec.to_builtins(PostPage(**page)))
+    return json_response(PostPage(**page))
 
 
 async def delete_post(request: web.Request) -> web.Response:

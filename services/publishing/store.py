@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
-from typing import Any
 
 import asyncpg
 import msgspec
@@ -23,6 +22,7 @@ from services.publishing.domain import (
 )
 from shared import outbox
 from shared.events import AccountChanged, PostDeleted, PostPublished
+from shared.posts import PostView
 from shared.timeutil import epoch_ms, rfc3339
 
 log = logging.getLogger(__name__)
@@ -36,13 +36,7 @@ POST_COLUMNS = (
 
 def post_published(row: asyncpg.Record) -> PostPublished:
     """The post.published event of a post row (POST_COLUMNS)."""
-    return PostPublished(
-        post_id=str(row["id"]),
-        account_id=str(row["account_id"]),
-        category=row["category"],
-        published_ms=epoch_ms(row["created_at"]),
-        post=post_view(row),
-    )
+    return PostPublished.of(post_view(row), epoch_ms(row["created_at"]))
 
 
 def post_deleted(row: asyncpg.Record) -> PostDeleted:
@@ -55,43 +49,35 @@ def post_deleted(row: asyncpg.Record) -> PostDeleted:
     )
 
 
-def post_view(row: asyncpg.Record) -> dict[str, Any]:
-    """A post as API.md shows it (without counters)."""
+def post_view(row: ports.PostRow) -> PostView:
+    """A post row (POST_COLUMNS) as feeds show it: without counters, tallies included."""
     attachments = row["attachments"]
-    return {
-        "id": str(row["id"]),
-        "account_id": str(row["account_id"]),
-        "kind": row["kind"],
-        "title": row["title"],
-        "body": row["body"],
-        "category": row["category"],
-        "images": attachments.get("images", []),
-        "products": attachments.get("products"),
-        "discount": attachments.get("discount"),
-        "vote": vote_results(attachments.get("vote"), row["vote_counts"]),
-        "video": attachments.get("video"),
-        "group_buy": group_buy_view(
-            attachments.get("group_buy"), row["group_buy_participants"], row["group_buy_state"]
-        ),
-        "created_at": rfc3339(row["created_at"]),
-    }
-
-
-def vote_results(vote: dict[str, Any] | None, counts: list[int] | None) -> dict[str, Any] | None:
-    """A vote's options and closing time with its tally per option and in all."""
-    if vote is None:
-        return None
-    counts = list(counts or [0] * len(vote["options"]))
-    return {**vote, "counts": counts, "total": sum(counts)}
-
-
-def group_buy_view(
-    terms: dict[str, Any] | None, participants: int | None, state: str | None
-) -> dict[str, Any] | None:
-    """A group buy's terms with how many joined and its state."""
-    if terms is None:
-        return None
-    return {**terms, "participants": participants or 0, "state": state or "open"}
+    vote, buy = attachments.get("vote"), attachments.get("group_buy")
+    counts = list(row["vote_counts"] or [0] * len(vote["options"])) if vote else []
+    return msgspec.convert(
+        {
+            "id": str(row["id"]),
+            "account_id": str(row["account_id"]),
+            "kind": row["kind"],
+            "title": row["title"],
+            "body": row["body"],
+            "category": row["category"],
+            "images": attachments.get("images", []),
+            "products": attachments.get("products"),
+            "discount": attachments.get("discount"),
+            "vote": {**vote, "counts": counts, "total": sum(counts)} if vote else None,
+            "video": attachments.get("video"),
+            "group_buy": {
+                **buy,
+                "participants": row["group_buy_participants"] or 0,
+                "state": row["group_buy_state"] or "open",
+            }
+            if buy
+            else None,
+            "created_at": rfc3339(row["created_at"]),
+        },
+        PostView,
+    )
 
 
 class PostStore:
