@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -70,7 +72,12 @@ async def feed(request: web.Request) -> web.Response:
     category = request.query.get("category")
     if category is not None and category not in CATEGORIES:
         raise validation_error("category", f"category must be one of {', '.join(CATEGORIES)}")
-    result = await request.app[READER].page(user_id, limit, cursor, category)
+    reader = request.app[READER]
+    try:
+        await reader.wait_for_reader(user_id, int(time.time() * 1000))
+    except domain.ReaderNotReady as exc:
+        raise ApiError(503, exc.code, exc.message, headers={"Retry-After": "1"}) from None
+    result = await reader.page(user_id, limit, cursor, category)
     request.app[IMPRESSIONS].record(user_id, result.items)
     position = result.next_position
     # The shape /openapi.json documents (FeedPage), assembled from bodies encoded once.
@@ -118,7 +125,7 @@ ROUTES = (
             FEED_CURSOR,
             Param("category", schema={"type": "string", "enum": list(CATEGORIES)}),
         ),
-        errors=(400,),
+        errors=(400, 503),
     ),
     Route(
         "POST",

@@ -17,7 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import msgspec
 
 from shared.errors import DomainError
-from shared.ids import Id
+from shared.ids import Id, id_time_ms
 
 # Entries read per sorted set per round trip, and at most this many entries examined for
 # one page: removed or filtered entries are skipped without holding a request for long.
@@ -99,6 +99,22 @@ def visible(
     if account.get("status") == "suspended":
         return False
     return category is None or post.get("category") == category
+
+
+# An id minted this recently may name an account whose event is still on its way to
+# feedread: unknown, it is "not ready yet" (503), not "no one" (API.md "Projections").
+IN_FLIGHT_MS = 60_000
+
+
+class ReaderNotReady(DomainError):
+    """The reader's account has not reached feedread's projection within the wait."""
+
+    code = "not_ready"
+
+
+def maybe_in_flight(account_id: int, now_ms: int) -> bool:
+    """Whether `account_id` was minted so recently that its event may not have arrived."""
+    return 0 <= now_ms - id_time_ms(account_id) < IN_FLIGHT_MS
 
 
 # ---------------------------------------------------------------- engagement events

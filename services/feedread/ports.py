@@ -19,6 +19,10 @@ class FeedSource(Protocol):
         """Marks the user active (pending a rebuild if they were not); what it found."""
         ...
 
+    async def knows(self, account_id: int) -> bool:
+        """Whether feedread's projection holds the account (a known one is cached)."""
+        ...
+
     async def pull_accounts(self) -> set[str]:
         """The accounts whose timelines are merged at read time (cached briefly)."""
         ...

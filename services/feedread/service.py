@@ -10,6 +10,7 @@ Every entry is checked against feedread's own projections before it is served.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -40,6 +41,10 @@ PAGE_SLACK = 5
 REBUILD_RETRY_S = 30.0
 # Users whose last rebuild request is remembered; past this the memory starts afresh.
 REBUILDS_REMEMBERED = 100_000
+# API.md "Projections": a reader feedread does not know yet is waited for this long (in
+# steps of PROJECTION_POLL_S) before the page is refused as not ready.
+PROJECTION_WAIT_S = 1.5
+PROJECTION_POLL_S = 0.05
 
 
 class Feedread:
@@ -54,6 +59,18 @@ class Feedread:
         self._rebuilds_asked: dict[int, float] = {}
 
     # ------------------------------------------------------------ pages
+
+    async def wait_for_reader(self, user_id: int, now_ms: int) -> None:
+        """Returns once feedread knows the reader's account; an id minted so recently that
+        its account event may be on its way is waited for (up to PROJECTION_WAIT_S), then
+        ReaderNotReady. An id unknown long after it was minted is no one's: not waited for."""
+        deadline = time.monotonic() + PROJECTION_WAIT_S
+        while not await self.feeds.knows(user_id):
+            if not domain.maybe_in_flight(user_id, now_ms):
+                return
+            if time.monotonic() >= deadline:
+                raise domain.ReaderNotReady("the reader is not known to feedread yet")
+            await asyncio.sleep(PROJECTION_POLL_S)
 
     async def page(
         self, user_id: int, limit: int, cursor: Position | None, category: str | None

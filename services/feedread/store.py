@@ -48,6 +48,7 @@ class FeedStore:
         self._pull: tuple[float, set[str]] = (0.0, set())
         self._posts: BriefCache[ServedPost] = BriefCache(CACHED_POSTS)
         self._accounts: BriefCache[Encoded] = BriefCache(CACHED_ACCOUNTS)
+        self._known: set[int] = set()
 
     # ------------------------------------------------------------ projections
 
@@ -123,6 +124,18 @@ class FeedStore:
                 found[index] = kept
             pending, extra = short, extra * 4
         return found
+
+    async def knows(self, account_id: int) -> bool:
+        """Whether the account's projection is kept (accounts are never forgotten, so a
+        known one is remembered, up to CACHED_ACCOUNTS of them)."""
+        if account_id in self._known:
+            return True
+        if await self.keyspace.account_bodies([str(account_id)]) == [None]:
+            return False
+        if len(self._known) >= CACHED_ACCOUNTS:
+            self._known.clear()
+        self._known.add(account_id)
+        return True
 
     async def pull_accounts(self) -> set[str]:
         """The accounts whose timelines are merged at read time (cached CACHE_TTL_S)."""
