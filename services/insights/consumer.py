@@ -1,6 +1,6 @@
-"""Insights' Kafka handlers: engagement, follows, posts, interactions and accounts,
-each a `Batch(..., with_ids=True)` of the use cases (service.Ingest), given each event
-with its envelope id."""
+"""Insights' Kafka handlers: engagement, follows, posts, interactions (group buys
+included) and accounts, each a `Batch(..., with_ids=True)` of the use cases
+(service.Ingest), given each event with its envelope id."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from shared.events import (
     Contract,
     EngagementRecorded,
     FollowChanged,
+    GroupBuyDecided,
     PostDeleted,
     PostInteraction,
     PostPublished,
@@ -25,11 +26,13 @@ PARTITIONS_AT_ONCE = 4
 def handlers(ingest: Ingest) -> dict[type[Contract], EventHandler]:
     """The consumer's table: each contract to its use case."""
     posts = Batch(ingest.posts, with_ids=True)
+    interactions = Batch(ingest.interactions, with_ids=True)
     return {
         EngagementRecorded: Batch(ingest.engagement, with_ids=True),
         FollowChanged: Batch(ingest.follows, with_ids=True),
         AccountChanged: Batch(ingest.accounts, with_ids=True),
         PostPublished: posts,
         PostDeleted: posts,
-        PostInteraction: Batch(ingest.interactions, with_ids=True),
+        PostInteraction: interactions,
+        GroupBuyDecided: interactions,
     }

@@ -47,6 +47,14 @@ class IngestTransaction(Protocol):
         """Likes, comments and votes as sets (like, unlike, comment, uncomment, vote)."""
         ...
 
+    async def set_group_buy_participant(self, post_id: int, user_id: int, joined: bool) -> None:
+        """Adds (`joined`) or removes a participant of the post's group buy."""
+        ...
+
+    async def group_buy_participants(self, post_id: int) -> list[int]:
+        """The group buy's participants now, in id order."""
+        ...
+
 
 class IngestStore(Protocol):
     def writing(self) -> AbstractAsyncContextManager[IngestTransaction]:

@@ -20,7 +20,7 @@ from services.insights.ports import (
     Relations,
     StatsSource,
 )
-from services.insights.tally import tally
+from services.insights.tally import group_buy_purchases, tally
 from shared.auth import Principal, require_actor, require_role
 from shared.errors import ApiError
 from shared.events import (
@@ -28,6 +28,7 @@ from shared.events import (
     Contract,
     EngagementRecorded,
     FollowChanged,
+    GroupBuyDecided,
     PostDeleted,
     PostInteraction,
     PostPublished,
@@ -44,6 +45,7 @@ PROJECTION_WAIT_S = 2.0
 PROJECTION_POLL_S = 0.1
 SOURCES_PER_USER = 20  # the user's newest favourites and purchases a list starts from
 RELATED_PER_SOURCE = 20  # related accounts read per source
+GROUP_BUY_MOVES = ("group_buy_join", "group_buy_leave")
 
 
 async def _fresh(tx: IngestTransaction, batch: Sequence[Identified[C]]) -> list[C]:
@@ -111,11 +113,25 @@ class Ingest:
                 deleted = isinstance(e, PostDeleted)
                 await tx.put_post(int(e.post_id), int(e.account_id), day, deleted)
 
-    async def interactions(self, batch: Sequence[Identified[PostInteraction]]) -> None:
-        """Likes, comments and votes as sets, so a like after an unlike counts once."""
+    async def interactions(
+        self, batch: Sequence[Identified[PostInteraction | GroupBuyDecided]]
+    ) -> None:
+        """Likes, comments and votes as sets, so a like after an unlike counts once;
+        group-buy participants as a set per buy, and a succeeded buy's participants as
+        its purchases (in order: a buy's joins come before its decision, same key)."""
         async with self.store.writing() as tx:
+            purchases: list[EngagementRecorded] = []
             for e in await _fresh(tx, batch):
-                await tx.apply_interaction(e)
+                if isinstance(e, GroupBuyDecided):
+                    participants = await tx.group_buy_participants(int(e.post_id))
+                    purchases += group_buy_purchases(e, participants)
+                elif e.action in GROUP_BUY_MOVES:
+                    joined = e.action == "group_buy_join"
+                    await tx.set_group_buy_participant(int(e.post_id), int(e.user_id), joined)
+                else:
+                    await tx.apply_interaction(e)
+            if purchases:
+                await tx.add_engagement(tally(await _purchases_once(tx, purchases)))
 
 
 class Reads:

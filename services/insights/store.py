@@ -186,3 +186,18 @@ class IngestTransaction:
         second = e.comment_id if e.action in ("comment", "uncomment") else int(e.user_id)
         if second is not None:
             await self.conn.execute(INTERACTION_SQL[e.action], int(e.post_id), second)
+
+    async def set_group_buy_participant(self, post_id: int, user_id: int, joined: bool) -> None:
+        sql = (
+            "INSERT INTO group_buy_participants VALUES ($1, $2) ON CONFLICT DO NOTHING"
+            if joined
+            else "DELETE FROM group_buy_participants WHERE post_id = $1 AND user_id = $2"
+        )
+        await self.conn.execute(sql, post_id, user_id)
+
+    async def group_buy_participants(self, post_id: int) -> list[int]:
+        rows = await self.conn.fetch(
+            "SELECT user_id FROM group_buy_participants WHERE post_id = $1 ORDER BY user_id",
+            post_id,
+        )
+        return [r["user_id"] for r in rows]

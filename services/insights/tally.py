@@ -1,6 +1,6 @@
 """What a batch of engagement events adds, with no I/O: per (account, Shanghai day,
 user) and per (post, user) counters, each user's first activity, and the favourites and
-purchases Swing relates sellers by."""
+purchases Swing relates sellers by; and the purchases a succeeded group buy stands for."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from services.insights.domain import POST_COUNTERS, increment_of, shanghai_day
-from shared.events import EngagementRecorded
+from shared.events import EngagementRecorded, GroupBuyDecided
 from shared.timeutil import parse_rfc3339
 
 USER_DAY_COUNTERS = (
@@ -26,6 +26,7 @@ USER_DAY_COUNTERS = (
 )
 POST_USER_COUNTERS = (*POST_COUNTERS, "gmv_cents")
 SWING_KINDS = ("favorite", "purchase")  # engagement that says "I like this seller"
+GROUP_BUY_ORDER = "group_buy:{post_id}:{user_id}"  # one purchase per participant of a buy
 
 
 def _zeros(names: tuple[str, ...]) -> defaultdict:
@@ -75,3 +76,25 @@ def tally(events: Iterable[EngagementRecorded]) -> EngagementTally:
             key = (user, account, e.action)
             out.liked[key] = max(at, out.liked.get(key, at))
     return out
+
+
+def group_buy_purchases(
+    decided: GroupBuyDecided, participants: Iterable[int]
+) -> list[EngagementRecorded]:
+    """A succeeded buy is one purchase of `price_cents` by each participant, at the
+    moment it was decided, with an order id of its own (so it counts once however often
+    the decision comes); a failed buy sold nothing."""
+    if decided.state != "succeeded":
+        return []
+    return [
+        EngagementRecorded(
+            action="purchase",
+            user_id=str(user),
+            account_id=decided.account_id,
+            post_id=decided.post_id,
+            at=decided.decided_at,
+            order_id=GROUP_BUY_ORDER.format(post_id=decided.post_id, user_id=user),
+            amount_cents=decided.price_cents,
+        )
+        for user in participants
+    ]

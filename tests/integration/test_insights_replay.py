@@ -69,7 +69,7 @@ async def test_replaying_a_days_events_into_an_empty_schema_gives_the_same_numbe
         timeout_s=SETTLE_S,
         what="the running service's numbers",
     )
-    keys = {shop, post, *(f["id"] for f in day.fans)}
+    keys = {shop, post, day.group_buy["id"], *(f["id"] for f in day.fans)}
     records = await records_keyed(stack.str("WEITAO_KAFKA_BOOTSTRAP"), list(INSIGHTS_TOPICS), keys)
 
     official = OfficialRanking(scratch_insights, redis, 3)

@@ -29,6 +29,7 @@ class FakeInsights:
         self.accounts: dict[int, AccountChanged] = {}
         self.posts: dict[int, tuple[int, date, bool]] = {}
         self.likes: set[tuple[int, int]] = set()
+        self.participants: set[tuple[int, int]] = set()  # (post, user) in a group buy
         self.ranked: list[dict[str, Any]] = []  # the official ranking, best first
         self.forgotten: list[int] = []
         self.flagged: list[dict[str, Any]] = []
@@ -86,6 +87,15 @@ class FakeInsights:
             self.likes.add(pair)
         elif interaction.action == "unlike":
             self.likes.discard(pair)
+
+    async def set_group_buy_participant(self, post_id: int, user_id: int, joined: bool) -> None:
+        if joined:
+            self.participants.add((post_id, user_id))
+        else:
+            self.participants.discard((post_id, user_id))
+
+    async def group_buy_participants(self, post_id: int) -> list[int]:
+        return sorted(u for p, u in self.participants if p == post_id)
 
     # ------------------------------------------------------------ reads
 

@@ -14,7 +14,13 @@ from services.insights import domain
 from services.insights.service import Ingest, Reads
 from shared.auth import Principal
 from shared.errors import ApiError
-from shared.events import AccountChanged, EngagementRecorded, PostPublished
+from shared.events import (
+    AccountChanged,
+    EngagementRecorded,
+    GroupBuyDecided,
+    PostInteraction,
+    PostPublished,
+)
 from shared.ids import id_time_ms
 from shared.kafka import Identified
 from tests.unit.fakes_insights import FakeInsights, FakeRelations
@@ -101,6 +107,38 @@ async def test_a_failed_transaction_leaves_neither_claim_nor_effect(ingest, db):
     db.fail_writes = False
     await ingest.engagement(batch)  # redelivered after the failure: counted now
     assert (user_day(db)["views"], user_day(db)["purchases"]) == (1, 1)
+
+
+def group_buy(action: str, user: int) -> PostInteraction:
+    return PostInteraction(str(POST), str(SHOP), str(user), action, AT)
+
+
+def decided(state: str = "succeeded") -> GroupBuyDecided:
+    return GroupBuyDecided(str(POST), str(SHOP), "tea", state, 2, 2, 9900, AT)
+
+
+async def test_a_succeeded_buy_is_one_purchase_per_participant_counted_once(ingest, db):
+    await ingest.interactions(
+        ids(
+            group_buy("group_buy_join", FAN),
+            group_buy("group_buy_join", 99),
+            group_buy("group_buy_leave", 99),  # left again: bought nothing
+            group_buy("group_buy_join", OTHER_FAN),
+        )
+    )
+    outcome = ids(decided())
+    await ingest.interactions(outcome)
+    await ingest.interactions(outcome)  # redelivered
+    await ingest.interactions(ids(decided()))  # the same decision in a new envelope
+    for user in (FAN, OTHER_FAN):
+        assert (user_day(db, user)["purchases"], user_day(db, user)["gmv_cents"]) == (1, 9900)
+    assert (SHOP, DAY, 99) not in db.user_day
+    assert (await db.post_totals(POST))["gmv_cents"] == 2 * 9900
+
+
+async def test_a_failed_buy_sold_nothing(ingest, db):
+    await ingest.interactions(ids(group_buy("group_buy_join", FAN), decided("failed")))
+    assert dict(db.user_day) == {}
 
 
 async def test_an_account_no_longer_active_leaves_the_rankings(ingest, db):
