@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Mapping
 
 import msgspec
 import segno
@@ -13,7 +14,7 @@ from aiohttp import web
 from services.accounts import domain
 from services.accounts.api import CONFIG, FOLLOWS, SERVICE, STORE, Account, account_of
 from shared.auth import require_actor, require_role
-from shared.errors import forbidden
+from shared.errors import forbidden, validation_error
 from shared.ids import parse_id
 from shared.pagination import keyed_page, keyed_page_query
 from shared.timeutil import from_epoch_ms, rfc3339
@@ -30,6 +31,14 @@ from shared.web import (
 )
 
 TOKEN_SCHEMA = {"type": "string", "pattern": domain.FOLLOW_TOKEN_PATTERN}
+# Where a follow through PUT came from, as the client says: the follow button (default)
+# or a recommendation list. `qr` is not claimable here: only a redeemed follow token is.
+CLAIMABLE_SOURCES = ("api", "recommendation")
+SOURCE = Param(
+    "source",
+    schema={"type": "string", "enum": list(CLAIMABLE_SOURCES), "default": "api"},
+    description="Where the follow came from: the follow button or a recommendation list",
+)
 
 
 class AccountPage(msgspec.Struct):
@@ -43,10 +52,18 @@ class FollowToken(msgspec.Struct):
     expires_at: str
 
 
+def _source(query: Mapping[str, str]) -> str:
+    source = query.get("source", "api")
+    if source not in CLAIMABLE_SOURCES:
+        raise validation_error("source", f"source must be one of {', '.join(CLAIMABLE_SOURCES)}")
+    return source
+
+
 async def follow(request: web.Request) -> web.Response:
     user_id, account_id = path_id(request, "user_id"), path_id(request, "account_id")
     require_actor(principal(request), user_id)
-    await request.app[SERVICE].follow(user_id, account_id, source="api")
+    source = _source(request.query)
+    await request.app[SERVICE].follow(user_id, account_id, source=source)
     return no_content()
 
 
@@ -129,7 +146,7 @@ ROUTES = (
         follow,
         "Follow (idempotent)",
         status=204,
-        params=(id_param("user_id"), id_param("account_id")),
+        params=(id_param("user_id"), id_param("account_id"), SOURCE),
         errors=(400, 404, 409),
     ),
     Route(
