@@ -9,7 +9,8 @@ from typing import Annotated
 import msgspec
 from aiohttp import web
 
-from services.notifications.reads import AccountsNotKnown, NotificationReader
+from services.notifications.domain import AccountsNotKnown
+from services.notifications.service import NotificationService, SampleAccount
 from shared.auth import require_actor
 from shared.errors import ApiError, validation_error
 from shared.pagination import decode_cursor, page, parse_limit
@@ -25,16 +26,10 @@ from shared.web import (
     read_body,
 )
 
-READER = web.AppKey("notifications_reader", NotificationReader)
+SERVICE = web.AppKey("notifications_service", NotificationService)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
-
-
-class SampleAccount(msgspec.Struct):
-    id: str
-    handle: str
-    display_name: str
-    source: str | None  # followed: api | qr | recommendation
+RETRY_SOON = {"Retry-After": "1"}  # a projection catches up within a second or so
 
 
 class NotificationGroup(msgspec.Struct):
@@ -85,18 +80,30 @@ async def notifications(request: web.Request) -> web.Response:
     limit = parse_limit(request.query)
     after = _position(decode_cursor(request.query, 2))
     try:
-        groups = await request.app[READER].page(user_id, after, limit)
+        groups = await request.app[SERVICE].page(user_id, after, limit)
     except AccountsNotKnown as exc:
-        raise ApiError(503, "not_ready", exc.message, exc.details, {"Retry-After": "1"}) from None
-    next_position = _cursor_of(*groups[-1]["position"]) if len(groups) == limit else None
-    items = [{k: v for k, v in g.items() if k != "position"} for g in groups]
-    return json_response(page(items, next_position))
+        raise ApiError(503, exc.code, exc.message, exc.details, RETRY_SOON) from None
+    next_position = _cursor_of(*groups[-1].position) if len(groups) == limit else None
+    items = [
+        NotificationGroup(
+            id=g.id,
+            kind=g.kind,
+            post_id=g.post_id,
+            count=g.count,
+            sample_accounts=g.sample_accounts,
+            first_at=g.first_at,
+            last_at=g.last_at,
+            read=g.read,
+        )
+        for g in groups
+    ]
+    return json_response(NotificationPage(**page(items, next_position)))
 
 
 async def unread_count(request: web.Request) -> web.Response:
     user_id = path_id(request, "user_id")
     require_actor(principal(request), user_id)
-    return json_response({"count": await request.app[READER].unread_count(user_id)})
+    return json_response(UnreadCount(await request.app[SERVICE].unread_count(user_id)))
 
 
 async def mark_read(request: web.Request) -> web.Response:
@@ -109,7 +116,7 @@ async def mark_read(request: web.Request) -> web.Response:
         up_to = body.up_to.astimezone(UTC)
     except OverflowError:
         raise validation_error("$.up_to", "up_to is out of range once in UTC") from None
-    await request.app[READER].mark_read(user_id, up_to)
+    await request.app[SERVICE].mark_read(user_id, up_to)
     return no_content()
 
 

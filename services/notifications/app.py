@@ -11,6 +11,7 @@ from aiohttp import web
 from services.notifications import api, consumer
 from services.notifications.config import NotificationsConfig
 from services.notifications.reads import NotificationReader
+from services.notifications.service import NotificationService
 from services.notifications.store import NotificationStore
 from shared import logs, runtime, seen_events
 from shared.kafka import ConsumerLoop
@@ -19,7 +20,6 @@ from shared.web import METRICS, build_app
 SCHEMA = "notifications"
 POOL = web.AppKey("notifications_pool", asyncpg.Pool)
 LOOP = web.AppKey("notifications_consumer", ConsumerLoop)
-STORE = web.AppKey("notifications_store", NotificationStore)
 # Event ids are kept a day longer than Kafka keeps events (log.retention.hours=168 in
 # the local stack; set it to the deployment's retention): older ones cannot come again.
 
@@ -28,9 +28,9 @@ def create_app(config: NotificationsConfig) -> web.Application:
     app = build_app("Weitao notifications", config.common.jwt_secret, api.ROUTES)
 
     async def wiring(app: web.Application):
-        app[api.READER] = NotificationReader(app[POOL])
-        app[STORE] = NotificationStore(app[POOL])
-        handlers = consumer.NotificationHandlers(app[STORE])
+        service = NotificationService(NotificationStore(app[POOL]), NotificationReader(app[POOL]))
+        app[api.SERVICE] = service
+        handlers = consumer.NotificationHandlers(service)
         app[LOOP] = ConsumerLoop(
             config.common.kafka_bootstrap,
             consumer.GROUP,

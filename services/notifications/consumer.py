@@ -1,7 +1,6 @@
 """Notifications' Kafka handlers: follows and post interactions and group-buy outcomes into
 groups, accounts into the projection that names sample accounts, deleted posts out of
-sight. Each batch is one transaction keyed by the events' envelope ids
-(store.NotificationStore.apply)."""
+sight: each event decoded into its effects (domain.py) for the use cases (service.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 from services.notifications.domain import (
+    Delivered,
     Effect,
     change_of_follow,
     decision_of,
     effects_of_interaction,
 )
-from services.notifications.store import Delivered, NotificationStore
+from services.notifications.service import NotificationService
 from shared.events import (
     AccountChanged,
     Contract,
@@ -34,20 +34,20 @@ PARTITIONS_AT_ONCE = 4
 
 
 class NotificationHandlers:
-    def __init__(self, store: NotificationStore) -> None:
-        self.store = store
+    def __init__(self, service: NotificationService) -> None:
+        self.service = service
 
     def table(self) -> dict[type[Contract], EventHandler]:
         return {
             FollowChanged: Batch(self._effects(lambda e: [change_of_follow(e)]), with_ids=True),
             PostInteraction: Batch(self._effects(effects_of_interaction), with_ids=True),
             GroupBuyDecided: Batch(self._effects(lambda e: [decision_of(e)]), with_ids=True),
-            AccountChanged: Batch(self.store.apply_accounts),
-            PostDeleted: Batch(self.store.forget_posts),
+            AccountChanged: Batch(self.service.apply_accounts),
+            PostDeleted: Batch(self.service.forget_posts),
         }
 
     def _effects(self, effects_of: Callable[[Any], list[Effect]]) -> Callable[[list], Any]:
         async def handle(batch: list[Identified]) -> None:
-            await self.store.apply([Delivered(i.event_id, effects_of(i.event)) for i in batch])
+            await self.service.apply([Delivered(i.event_id, effects_of(i.event)) for i in batch])
 
         return handle

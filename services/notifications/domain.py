@@ -9,10 +9,11 @@ on the same partition (all three are keyed by the post)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from shared.errors import DomainError
 from shared.events import FollowChanged, GroupBuyDecided, PostInteraction
 from shared.timeutil import parse_rfc3339
 
@@ -31,6 +32,7 @@ KINDS = (
 # set/unset: the actor is in (weight 1) or out (0) — likes, votes, follows; a second set
 # counts once. add/remove: one more or one fewer of the actor's comments.
 Step = Literal["set", "unset", "add", "remove"]
+GroupKey = tuple[int, str, int]  # (recipient, kind, post): what groups are made of
 
 # Each notified interaction: the kind of group it counts in and its step.
 INTERACTIONS: dict[str, tuple[str, Step]] = {
@@ -60,7 +62,7 @@ class Change:
     comment_id: int | None = None
 
     @property
-    def key(self) -> tuple[int, str, int]:
+    def key(self) -> GroupKey:
         """What groups are made of: (recipient, kind, post)."""
         return (self.recipient, self.kind, self.post_id)
 
@@ -85,6 +87,21 @@ class Decision:
 
 
 Effect = Change | Participation | Decision  # what one event does here
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """An event's effects (none: nothing to notify) with its envelope id, the unit of
+    deduplication."""
+
+    event_id: str
+    effects: Sequence[Effect] = field(default_factory=tuple)
+
+
+class AccountsNotKnown(DomainError):
+    """Actors whose accounts have not reached this service within the bounded wait."""
+
+    code = "not_ready"
 
 
 @dataclass(frozen=True)

@@ -10,18 +10,22 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from services.notifications import store as store_module
 from services.notifications.domain import (
+    AccountsNotKnown,
     Change,
+    Delivered,
     change_of_follow,
     change_of_interaction,
     decision_of,
     effects_of_interaction,
 )
-from services.notifications.reads import AccountsNotKnown, NotificationReader
-from services.notifications.store import Delivered, NotificationStore
+from services.notifications.reads import NotificationReader
+from services.notifications.service import Group, NotificationService
+from services.notifications.store import NotificationStore
 from shared import db
 from shared.events import (
     AccountChanged,
@@ -37,14 +41,42 @@ OWNER, POST = 5, 11
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
 
+class Scratch(NotificationService):
+    """The use cases over the real store and reads of a scratch schema."""
+
+    def __init__(self, pool) -> None:
+        self.store = NotificationStore(pool)
+        super().__init__(self.store, NotificationReader(pool), accounts_wait_s=1.0)
+        self.pool = pool
+
+
+class Reads:
+    """The service's reads with each group as a dict, as the API shows it."""
+
+    def __init__(self, service: NotificationService) -> None:
+        self.service = service
+        self.unread_count = service.unread_count
+        self.mark_read = service.mark_read
+
+    async def page(self, recipient: int, after, limit: int) -> list[dict]:
+        return [as_dict(g) for g in await self.service.page(recipient, after, limit)]
+
+
+def as_dict(group: Group) -> dict:
+    found = dict(group.__dict__)
+    found["sample_accounts"] = [msgspec.structs.asdict(s) for s in group.sample_accounts]
+    return found
+
+
 @pytest.fixture
-async def schema(stack) -> AsyncIterator[tuple[NotificationStore, NotificationReader]]:
+async def schema(stack) -> AsyncIterator[tuple[Scratch, Reads]]:
     dsn = stack.str("WEITAO_POSTGRES_DSN")
     name = f"notifications_test_{uuid.uuid4().hex[:8]}"
     await db.migrate(dsn, name, MIGRATIONS)
     pool = await db.create_pool(dsn, name, max_size=10)
     try:
-        yield NotificationStore(pool), NotificationReader(pool)
+        service = Scratch(pool)
+        yield service, Reads(service)
     finally:
         await pool.execute(f'DROP SCHEMA "{name}" CASCADE')
         await pool.close()
@@ -81,7 +113,7 @@ def delivered(*changes: Change) -> list[Delivered]:
     return [Delivered(uuid.uuid4().hex, [c]) for c in changes]
 
 
-async def known(store: NotificationStore, *users: int) -> None:
+async def known(store: Scratch, *users: int) -> None:
     await store.apply_accounts(
         [
             AccountChanged(
@@ -100,7 +132,7 @@ async def known(store: NotificationStore, *users: int) -> None:
     )
 
 
-async def groups(reader: NotificationReader, limit: int = 100) -> list[dict]:
+async def groups(reader: Reads, limit: int = 100) -> list[dict]:
     return await reader.page(OWNER, None, limit)
 
 
@@ -227,7 +259,7 @@ async def test_event_ids_are_forgotten_only_once_older_than_kafka_keeps_events(s
         "UPDATE seen_events SET seen_at = now() - interval '9 days' WHERE event_id = $1",
         old[0].event_id,
     )
-    assert await store.forget_old_event_ids(timedelta(days=8)) == 1
+    assert await store.store.forget_old_event_ids(timedelta(days=8)) == 1
     left = await store.pool.fetch("SELECT event_id FROM seen_events")
     assert [r["event_id"] for r in left] == [fresh[0].event_id]
 

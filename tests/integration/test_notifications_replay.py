@@ -14,6 +14,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from services.notifications import consumer
+from services.notifications.reads import NotificationReader
+from services.notifications.service import NotificationService
 from services.notifications.store import NotificationStore
 from shared import db, topics
 from shared.events import Envelope, FollowChanged, PostInteraction, decode
@@ -83,7 +85,8 @@ async def test_replayed_and_redelivered_events_give_the_same_exact_counts(
     events = [decode(Envelope.decode(r.value)) for r in records]
     assert {type(e) for e in events} == {FollowChanged, PostInteraction}
 
-    handlers = consumer.NotificationHandlers(scratch_store)
+    reads = NotificationReader(scratch_store.pool)
+    handlers = consumer.NotificationHandlers(NotificationService(scratch_store, reads))
     loop = ConsumerLoop(
         bootstrap, "notifications-replay-test", handlers.table(), CollectorRegistry()
     )
