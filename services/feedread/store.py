@@ -21,10 +21,11 @@ from shared.events import (
     PostTallied,
     newest_per_entity,
 )
-from shared.feedstore.keys import SEEN_READY
+from shared.feedstore.keys import SEEN_READY, timeline_key
 from shared.feedstore.reader import FeedReader
 from shared.ids import id_time_ms, parse_id
 from shared.redis_cluster import AnyRedis
+from shared.vocabulary import CATEGORIES
 
 # A deleted post's tombstone outlives any redelivery of its publish event (topic retention
 # is 7 days), so a replayed post.published cannot bring the post back.
@@ -39,6 +40,7 @@ TIE_MARGIN = 2
 # Bodies kept in process (a second's worth of what pages serve, with room).
 CACHED_POSTS = 200_000
 CACHED_ACCOUNTS = 100_000
+CACHED_HEADS = 20_000
 
 
 class FeedStore:
@@ -49,6 +51,8 @@ class FeedStore:
         self._posts: BriefCache[ServedPost] = BriefCache(CACHED_POSTS)
         self._accounts: BriefCache[Encoded] = BriefCache(CACHED_ACCOUNTS)
         self._known: set[int] = set()
+        self._pulled_timelines: tuple[set[str], set[str]] = (set(), set())
+        self._heads: BriefCache[list[tuple[bytes, float]]] = BriefCache(CACHED_HEADS)
 
     # ------------------------------------------------------------ projections
 
@@ -113,17 +117,51 @@ class FeedStore:
         found: list[list[Entry]] = [[] for _ in keys]
         pending = list(range(len(keys)))
         while pending:
-            results = await self.keyspace.ranges(
+            results = await self._ranges(
                 [keys[index] for index in pending], top, floor, count + extra
             )
             short = []
             for index, raw in zip(pending, results, strict=True):
-                kept = [(int(s), m) for m, s in raw if comes_after(m, s, after)][:count]
+                after_it = raw if after is None else [e for e in raw if comes_after(*e, after)]
+                kept = [(int(s), m) for m, s in after_it[:count]]
                 if len(kept) < count and len(raw) == count + extra:
                     short.append(index)
                 found[index] = kept
             pending, extra = short, extra * 4
         return found
+
+    async def _ranges(
+        self, keys: list[str], top: int | str, floor: int, count: int
+    ) -> list[list[tuple[bytes, float]]]:
+        """keyspace.ranges, but the heads of pulled accounts' timelines (read by each of
+        their many followers' pages) come from a brief cache: a first page may miss a post
+        of the last CACHE_TTL_S; deeper pages read after their cursor afresh."""
+        if top != "+inf":
+            return await self.keyspace.ranges(keys, top, floor, count)
+        pulled = self._timelines_of(self._pull[1])
+        shared = {k for k in keys if k in pulled}
+        heads = await self._heads.get_many(
+            [f"{count}:{k}" for k in shared], lambda ids: self._fetch_heads(ids, floor, count)
+        )
+        own = [k for k in keys if k not in shared]
+        fresh = dict(zip(own, await self.keyspace.ranges(own, top, floor, count), strict=True))
+        return [
+            fresh[k] if k in fresh else [e for e in heads[f"{count}:{k}"] or () if e[1] >= floor]
+            for k in keys
+        ]
+
+    def _timelines_of(self, accounts: set[str]) -> set[str]:
+        """The timeline keys of the pull set (computed again when it changes)."""
+        if self._pulled_timelines[0] is not accounts:
+            keys = {timeline_key(a, c) for a in accounts for c in (None, *CATEGORIES)}
+            self._pulled_timelines = (accounts, keys)
+        return self._pulled_timelines[1]
+
+    async def _fetch_heads(
+        self, cache_ids: list[str], floor: int, count: int
+    ) -> list[list[tuple[bytes, float]] | None]:
+        keys = [cache_id.split(":", 1)[1] for cache_id in cache_ids]
+        return await self.keyspace.ranges(keys, "+inf", floor, count)
 
     async def knows(self, account_id: int) -> bool:
         """Whether the account's projection is kept (accounts are never forgotten, so a
