@@ -17,6 +17,10 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_DAYS = 90  # API.md: `days` is 1-90
 REVISIT_LOOKBACK_DAYS = 6  # a visitor of day d revisits when they visited in d-6..d-1
 FOLLOW_SOURCES = ("api", "qr", "recommendation")
+# accounts' staff bulk import (operators migrating their followers): its `at` is when the
+# import ran, not when anyone chose to follow, so it is no timing evidence for the
+# fake-follower judge (and no farm can reach a staff-only path).
+IMPORT_SOURCE = "import"
 # An id minted this recently may name an entity whose event is still on its way to
 # insights: after the bounded wait it is "not ready" (503), not "unknown" (404).
 IN_FLIGHT_MS = 60_000

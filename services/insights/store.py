@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 import asyncpg
 
-from services.insights.domain import shanghai_day
+from services.insights.domain import IMPORT_SOURCE, shanghai_day
 from services.insights.tally import POST_USER_COUNTERS, USER_DAY_COUNTERS, EngagementTally
 from shared import seen_events
 from shared.events import AccountChanged, FollowChanged, PostInteraction
@@ -133,7 +133,7 @@ class IngestTransaction:
         )
         await self.conn.executemany(
             f"INSERT INTO pending_judgement VALUES ($1, $2, $2) {MERGE_JUDGEMENT}",
-            sorted((r[0], r[5]) for r in rows if r[3]),
+            sorted((r[0], r[5]) for r in rows if r[3] and r[4] != IMPORT_SOURCE),
         )
 
     async def put_accounts(self, accounts: list[AccountChanged]) -> None:
@@ -164,9 +164,11 @@ class IngestTransaction:
         # side by side): those follows are judged again now that its facts are known.
         await self.conn.execute(
             "INSERT INTO pending_judgement SELECT account_id, min(at), max(at) "
-            "FROM follow_log WHERE user_id = ANY($1) AND following GROUP BY account_id "
+            "FROM follow_log WHERE user_id = ANY($1) AND following AND source <> $2 "
+            "GROUP BY account_id "
             f"ORDER BY account_id {MERGE_JUDGEMENT}",
             sorted(ids),
+            IMPORT_SOURCE,
         )
 
     async def put_post(self, post_id: int, account_id: int, day: date, deleted: bool) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 
-from services.insights.domain import shanghai_day
+from services.insights.domain import IMPORT_SOURCE, shanghai_day
 from services.insights.lockstep import MIN_GROUP, WINDOW, Facts, Follow, detect
 from services.insights.store import MERGE_JUDGEMENT
 from shared.pagination import MAX_LIMIT
@@ -63,11 +63,12 @@ class SuspicionDetector:
     ) -> int:
         around = await conn.fetch(
             "SELECT user_id, account_id, at FROM follow_log WHERE account_id = $1 "
-            "AND following AND at BETWEEN $2 AND $3 ORDER BY at DESC LIMIT $4",
+            "AND following AND source <> $5 AND at BETWEEN $2 AND $3 ORDER BY at DESC LIMIT $4",
             account_id,
             first - 2 * WINDOW,
             last + 2 * WINDOW,
             MAX_JUDGED_FOLLOWS,
+            IMPORT_SOURCE,
         )
         account_follows = [Follow(r["user_id"], r["account_id"], r["at"]) for r in around]
         users = sorted({f.user_id for f in account_follows})
@@ -75,10 +76,11 @@ class SuspicionDetector:
             return 0
         others = await conn.fetch(
             "SELECT user_id, account_id, at FROM follow_log WHERE user_id = ANY($1) "
-            "AND following AND at BETWEEN $2 AND $3",
+            "AND following AND source <> $4 AND at BETWEEN $2 AND $3",
             users,
             first - LOCKSTEP_SPAN,
             last + LOCKSTEP_SPAN,
+            IMPORT_SOURCE,
         )
         facts = {
             r["user_id"]: Facts(r["created_at"], r["first_at"])
