@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import secrets
 import statistics
 import time
 from collections import Counter, defaultdict
@@ -27,7 +28,7 @@ import orjson
 from bench import report
 from bench.client import WeitaoClient
 from bench.settle import settle
-from bench.world import World, WorldSpec, build
+from bench.world import BoughtBurst, World, WorldSpec, build, buy_followers
 from shared.config import Env
 from shared.feedstore.keys import feed_key
 from shared.vocabulary import CATEGORIES
@@ -35,7 +36,12 @@ from shared.vocabulary import CATEGORIES
 ROOT = Path(__file__).resolve().parent.parent
 MAX_IN_FLIGHT = 400  # past this the harness records a drop instead of queuing forever
 VISIBLE_DEADLINE_S = 15.0
-ENGAGEMENT = ("impression", "view", "click", "share", "favorite")
+# The engagement a reader sends, by weight: page views with dwell, dwell reports, clicks,
+# favourites, shares and purchases with amounts (what insights' stats and rankings use).
+ENGAGEMENT = {"view": 45, "dwell": 10, "click": 20, "favorite": 10, "share": 5, "purchase": 10}
+PURCHASE_CENTS = (990, 59_900)  # a purchase's amount, drawn uniformly
+JUDGE_DEADLINE_S = 120.0  # how long the report waits for the bought burst to be judged
+OFFICIAL_SHOWN = 10
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class Scenario:
     follows_per_s: float
     events_per_s: float  # engagement batches of 10
     readers: int  # consumers who read (and so are active)
+    bought_followers: int  # one operator's bought-follower burst (刷粉)
 
 
 SCENARIOS = {
@@ -60,6 +67,7 @@ SCENARIOS = {
         follows_per_s=2,
         events_per_s=2,
         readers=200,
+        bought_followers=50,
     ),
     # 20,000 consumers, ~650,000 Zipf follows: `make bench` takes about 8 minutes here;
     # raise the world with --consumers/--operators for capacity tests.
@@ -72,6 +80,7 @@ SCENARIOS = {
         follows_per_s=5,
         events_per_s=10,
         readers=5000,
+        bought_followers=200,
     ),
 }
 
@@ -115,6 +124,7 @@ class Driver:
         self.readers = world.consumers[: scenario.readers]
         self.in_flight = 0
         self.quota_left = quota_left  # shared by the runs: the server's day is one day
+        self.popularity = [world.follower_count(op) + 1 for op in world.operators]
 
     async def timed(self, kind: str, coro) -> Any:
         started = time.perf_counter()
@@ -236,16 +246,21 @@ class Driver:
             ),
         )
 
+    def engagement(self, user: str) -> dict[str, Any]:
+        """One event of `user` with an operator drawn by popularity."""
+        kind = self.rng.choices(list(ENGAGEMENT), list(ENGAGEMENT.values()))[0]
+        account = self.rng.choices(self.world.operators, self.popularity)[0]
+        event: dict[str, Any] = {"type": kind, "user_id": user, "account_id": account}
+        if kind in ("view", "dwell"):
+            event["dwell_ms"] = int(self.rng.lognormvariate(9, 1))  # median ~8 s
+        if kind == "purchase":
+            event["order_id"] = f"h{secrets.token_hex(8)}"
+            event["amount_cents"] = self.rng.randint(*PURCHASE_CENTS)
+        return event
+
     async def engage(self) -> None:
         user = self.rng.choice(self.readers)
-        events = [
-            {
-                "type": self.rng.choice(ENGAGEMENT),
-                "user_id": user,
-                "account_id": self.rng.choice(self.world.operators),
-            }
-            for _ in range(10)
-        ]
+        events = [self.engagement(user) for _ in range(10)]
         await self.timed(
             "events",
             self.api.call(
@@ -327,6 +342,95 @@ async def storage(env: Env, world: World) -> dict[str, Any]:
         await resources.close()
 
 
+async def insights_handled(api: WeitaoClient) -> float:
+    """Events insights' consumer has handled since it started (its /metrics)."""
+    async with api.session.get(api.urls["insights"] + "/metrics") as resp:
+        text = await resp.text()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("consumer_events_total{")
+        and 'group="insights"' in line
+        and 'outcome="handled"' in line
+    )
+
+
+async def flagged_followers(api: WeitaoClient, account: str) -> set[str]:
+    """The followers insights flagged as bought for one account (every page)."""
+    users: set[str] = set()
+    params = {"account_id": account, "limit": "100"}
+    while True:
+        reply = await api.call(
+            "insights", "GET", "/v1/admin/suspicious", as_=("harness", "staff"), params=params
+        )
+        body = reply.expect(200)
+        users.update(item["user_id"] for item in body["items"])
+        if not body["next_cursor"]:
+            return users
+        params = {**params, "cursor": body["next_cursor"]}
+
+
+async def insights_report(
+    api: WeitaoClient, world: World, burst: BoughtBurst, ingested: float, seconds: float
+) -> dict[str, Any]:
+    """Insights as the world left it: the ingestion rate during the runs, the official
+    list, and the flagged followers — the bought burst (waited for) and the organic ones."""
+    bought = set(burst.followers)
+    deadline = time.perf_counter() + JUDGE_DEADLINE_S
+    while not bought <= (flagged := await flagged_followers(api, burst.account)):
+        if time.perf_counter() > deadline:
+            break
+        await asyncio.sleep(1.0)
+    organic = set(world.consumers)
+    organic_flagged = len(flagged & organic)
+    for account in world.operators:
+        if account != burst.account:
+            organic_flagged += len(await flagged_followers(api, account) & organic)
+    official = await api.call(
+        "insights",
+        "GET",
+        "/v1/recommendations/official",
+        as_=("harness", "service"),
+        params={"limit": str(OFFICIAL_SHOWN)},
+    )
+    return {
+        "ingested_events_per_s": ingested / seconds if seconds else None,
+        "official": [
+            {
+                "account": item["account"]["handle"],
+                "category": item["account"]["category"],
+                "score": item["score"],
+            }
+            for item in official.expect(200)["items"]
+        ],
+        "bought_followers": len(bought),
+        "bought_flagged": len(bought & flagged),
+        "organic_follows": world.follows,
+        "organic_followers_flagged": organic_flagged,
+    }
+
+
+def insights_summary(figures: dict[str, Any]) -> str:
+    """The insights part of the report, in Markdown."""
+    rate = figures["ingested_events_per_s"]
+    lines = [
+        "",
+        "Insights: "
+        f"{rate:,.0f} events/s ingested during the runs; "
+        f"bought followers flagged {figures['bought_flagged']} of "
+        f"{figures['bought_followers']}; organic followers flagged "
+        f"{figures['organic_followers_flagged']} (of {figures['organic_follows']:,} follows).",
+        "",
+        "| official rank | account | category | score |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {n} | {o['account']} | {o['category']} | {o['score']:.3f} |"
+        for n, o in enumerate(figures["official"], 1)
+    ]
+    return "\n".join(lines)
+
+
 async def run_scenario(
     scenario: Scenario, env: Env, runs: int = 1, ceilings: bool = True
 ) -> dict[str, Any]:
@@ -341,8 +445,11 @@ async def run_scenario(
             env.str("WEITAO_KAFKA_BOOTSTRAP"), say=lambda m: print(f"[harness] {m}")
         )
         print(f"[harness] projections settled {settled:.1f} s after the world was built")
+        burst = await buy_followers(api, world, scenario.bought_followers, scenario.world.seed)
+        print(f"[harness] {len(burst.followers)} bought followers of {burst.account}")
         results = []
         quota_left = {op: 3 for op in world.operators}
+        handled_before, runs_started = await insights_handled(api), time.perf_counter()
         for run in range(runs):
             rec = Recorder()
             stop = asyncio.Event()
@@ -351,12 +458,18 @@ async def run_scenario(
             stop.set()
             await sampler
             results.append(report.summarize(rec))
+        ingested = await insights_handled(api) - handled_before
+        insights = await insights_report(
+            api, world, burst, ingested, time.perf_counter() - runs_started
+        )
+        print(f"[harness] {insights_summary(insights)}")
         out = {
             "scenario": asdict(scenario),
             "world_build_s": build_s,
             "settle_s": settled,
             "world_follows": world.follows,
             "runs": results,
+            "insights": insights,
             "timeline": rec.timeline,
             "raw_latencies": dict(rec.latencies),
         }
@@ -389,7 +502,7 @@ def main() -> None:
     (args.out / f"harness-{args.scenario}.json").write_bytes(
         orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
     )
-    summary = report.write(result, args.out, args.scenario)
+    summary = report.write(result, args.out, args.scenario) + insights_summary(result["insights"])
     print(summary)
     if args.doc:
         report.update_doc(summary, ROOT / "docs" / "benchmarks.md")

@@ -1,10 +1,15 @@
 """A seeded, reproducible synthetic Weitao built through the public API: consumers,
 operators across the categories, and heavy-tailed (Zipf-like) follows, so that a few
 accounts hold a large share of all consumers. Bulk calls go through the staff bulk
-import, which runs the same domain code and emits the same events as single calls."""
+import, which runs the same domain code and emits the same events as single calls (its
+follows say `source: import`: a migrated follower base, not follows made at that moment,
+so insights' fake-follower judge does not take their time as evidence). And one bought
+follower burst, as a farm would make it: fresh accounts each following one operator by
+its own call within seconds."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 from dataclasses import dataclass, field
@@ -14,6 +19,7 @@ from shared.vocabulary import CATEGORIES
 
 BULK = 2000  # items per bulk call (API limit)
 OPERATOR_KINDS = ("seller", "influencer", "media")
+FARM_CONCURRENCY = 50  # a farm's follows in flight at once
 
 
 @dataclass(frozen=True)
@@ -114,3 +120,26 @@ async def _bulk_accounts(api: WeitaoClient, accounts: list[dict]) -> list[dict]:
         )
         made += reply.expect(201)["created"]
     return made
+
+
+@dataclass(frozen=True)
+class BoughtBurst:
+    account: str  # the operator who bought followers
+    followers: list[str]
+
+
+async def buy_followers(api: WeitaoClient, world: World, size: int, seed: int) -> BoughtBurst:
+    """`size` brand-new accounts follow one mid-popularity operator at once, each by its
+    own PUT (what a follower farm does); the operator and the bought followers."""
+    tag = secrets.token_hex(3)
+    farm = [
+        {"handle": f"farm{tag}{i}", "kind": "consumer", "display_name": f"粉{i}"}
+        for i in range(size)
+    ]
+    bought = [a["id"] for a in await _bulk_accounts(api, farm)]
+    ops = world.operators
+    account = ops[random.Random(seed).randrange(len(ops) // 2, len(ops))]
+    for start in range(0, len(bought), FARM_CONCURRENCY):
+        wave = bought[start : start + FARM_CONCURRENCY]
+        await asyncio.gather(*(api.follow(user, account) for user in wave))
+    return BoughtBurst(account, bought)
