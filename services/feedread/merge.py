@@ -18,7 +18,7 @@ Entries are (score, member): Python orders those tuples like Redis orders a sort
 from __future__ import annotations
 
 import heapq
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from services.feedread.domain import Position
 
@@ -77,17 +77,16 @@ async def newest_after(
         candidates, threshold = list(keys), None
     else:
         candidates, threshold = await _candidates(read, keys, after, count, floor)
-    best = Newest(count)
     lowest = threshold[0] if threshold else floor
+    found: list[Entry] = []  # the `count` newest distinct entries so far, newest first
     for batch in _batches(candidates):
-        for entries in await read(batch, after, count, lowest):
-            for entry in entries:
-                best.offer(entry)
+        # Each source reads newest first: a lazy merge stops after `count` distinct ones.
+        merged = heapq.merge(found, *await read(batch, after, count, lowest), reverse=True)
+        found = _distinct(merged, count)
     if threshold is None:
-        found = best.newest_first()
         return found, len(found) < count
     # Below the threshold, in its millisecond, lie entries of sources not read: not ours.
-    return [entry for entry in best.newest_first() if entry >= threshold], False
+    return [entry for entry in found if entry >= threshold], False
 
 
 async def _candidates(
@@ -106,6 +105,18 @@ async def _candidates(
         sources_of = {head: found for head, found in sources_of.items() if head in heads}
     threshold = heads.oldest() if heads.full() else None
     return [key for found in sources_of.values() for key in found], threshold
+
+
+def _distinct(newest_first: Iterator[Entry], count: int) -> list[Entry]:
+    """The first `count` distinct entries of an ordered stream (a post in the feed and in a
+    pulled timeline comes twice, side by side)."""
+    found: list[Entry] = []
+    for entry in newest_first:
+        if not found or entry != found[-1]:
+            found.append(entry)
+            if len(found) == count:
+                break
+    return found
 
 
 def _batches(keys: Sequence[str]) -> list[Sequence[str]]:
