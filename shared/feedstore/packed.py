@@ -22,6 +22,7 @@ Entries are unpacked into three exact integers (struct '>I6I5I5') and compared a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 ENTRY_BYTES = 16
 SCORE_BYTES = 6
@@ -63,21 +64,26 @@ def decode_entries(raw: Sequence[bytes]) -> list[tuple[bytes, int]]:
     return [decode_entry(entry) for entry in raw]
 
 
+# encode_entry in Lua, for feeds written as sorted sets before packing.
+_LUA_ENCODE = """
+local function packed_encode(member, score)
+  local nibbles = string.gsub(member, '%d', function(d) return string.format('%x', d + 1) end)
+  nibbles = nibbles .. string.rep('0', 20 - #nibbles)
+  local id = string.gsub(nibbles, '..', function(h) return string.char(tonumber(h, 16)) end)
+  return struct.pack('>I6', tonumber(score)) .. id
+end
+"""
+
 # Lua over packed feeds (keys of any user; scripts.py builds the keys).
-LUA = """
+LUA = (
+    _LUA_ENCODE
+    + """
 local function packed_less(a, b)
   local a1, a2, a3 = struct.unpack('>I6I5I5', a)
   local b1, b2, b3 = struct.unpack('>I6I5I5', b)
   if a1 ~= b1 then return a1 < b1 end
   if a2 ~= b2 then return a2 < b2 end
   return a3 < b3
-end
--- encode_entry in Lua, for feeds written as sorted sets before packing.
-local function packed_encode(member, score)
-  local nibbles = string.gsub(member, '%d', function(d) return string.format('%x', d + 1) end)
-  nibbles = nibbles .. string.rep('0', 20 - #nibbles)
-  local id = string.gsub(nibbles, '..', function(h) return string.char(tonumber(h, 16)) end)
-  return struct.pack('>I6', tonumber(score)) .. id
 end
 -- A feed still a sorted set becomes a packed list in place, keeping its expiry.
 local function packed_convert(key)
@@ -111,6 +117,7 @@ local function packed_push(key, entry, cap)
     if redis.call('LPUSH', key, entry) > cap then redis.call('LTRIM', key, 0, cap - 1) end
     return 1
   end
+  if head == entry then return 0 end -- the newest post, delivered again
   local n = redis.call('LLEN', key)
   if packed_less(entry, redis.call('LINDEX', key, -1)) then
     if n >= cap then return 0 end
@@ -128,12 +135,13 @@ local function packed_remove(key, entry)
   return redis.call('LREM', key, 1, entry)
 end
 """
+)
 
 # One packed feed (KEYS[1]), read: ARGV = top score ('+inf': from the newest), count.
 # Up to `count` entries from the first at or below `top`, newest first. A feed still a
 # sorted set is read as one and its entries packed on the way out (a read writes nothing).
 READ = (
-    LUA
+    _LUA_ENCODE
     + """
 local key, top, count = KEYS[1], ARGV[1], tonumber(ARGV[2])
 if redis.call('TYPE', key).ok == 'zset' then
@@ -158,3 +166,9 @@ end
 return redis.call('LRANGE', key, start, start + count - 1)
 """
 )
+
+
+async def read_feed(redis: Any, key: str) -> list[tuple[bytes, int]]:
+    """Every (member, score) pair of a feed key, newest first: for tests and tools (pages
+    read through reader.FeedReader.ranges)."""
+    return decode_entries(await redis.eval(READ, 1, key, "+inf", 1 << 31))
