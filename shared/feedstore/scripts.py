@@ -56,24 +56,31 @@ return delivered
 """
 )
 
-# fanout: many posts into users' feeds. ARGV: cap, only_active (1|0), then per post:
-# packed entry, category.
+# fanout: many posts into users' feeds. ARGV: cap, only_active (1|0), then per post,
+# newest first: packed entry, category.
 ADD_MANY = (
     _USER_KEYS
     + """
 local cap = tonumber(ARGV[1])
+local all, by_category = {}, {}
+for e = 3, #ARGV - 2, 2 do
+  local category = ARGV[e + 1]
+  all[#all + 1] = ARGV[e]
+  by_category[category] = by_category[category] or {}
+  table.insert(by_category[category], ARGV[e])
+end
 local touched = 0
 for u in each_user() do
   local seen_ttl = redis.call('PTTL', seen_key(u))
   if ARGV[2] == '0' or seen_ttl ~= -2 then
-    local feed, category_feeds = feed_key(u), {}
-    for e = 3, #ARGV - 2, 2 do
-      local category_feed = category_feed_key(u, ARGV[e + 1])
-      add_to_feeds(feed, category_feed, ARGV[e], cap)
-      category_feeds[category_feed] = true
-    end
+    local feed = feed_key(u)
+    packed_merge(feed, all, cap)
     expire_with(feed, seen_ttl)
-    for category_feed in pairs(category_feeds) do expire_with(category_feed, seen_ttl) end
+    for category, entries in pairs(by_category) do
+      local category_feed = category_feed_key(u, category)
+      packed_merge(category_feed, entries, cap)
+      expire_with(category_feed, seen_ttl)
+    end
     touched = touched + 1
   end
 end

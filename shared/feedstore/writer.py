@@ -65,8 +65,9 @@ class FeedWriter:
         if not entries or not users:
             return 0
         args: list[bytes | str | int] = [self.feed_cap, 1 if only_active else 0]
-        for member, score, category in entries:
-            args += [encode_entry(member, score), category]
+        category_of = {encode_entry(m, score): category for m, score, category in entries}
+        for entry in sorted(category_of, reverse=True):  # newest first, as feeds hold them
+            args += [entry, category_of[entry]]
         # Many entries per user: fewer users per call keeps each call short.
         per_call = max(1, self.users_per_call // len(entries))
         return await eval_over_users(self.redis, scripts.ADD_MANY, users, args, per_call, seen_key)

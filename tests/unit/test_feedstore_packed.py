@@ -16,6 +16,7 @@ from shared.feedstore.writer import FeedWriter
 
 PUSH = packed.LUA + "return packed_push(KEYS[1], ARGV[1], tonumber(ARGV[2]))"
 REMOVE = packed.LUA + "return packed_remove(KEYS[1], ARGV[1])"
+MERGE = packed.LUA + "return packed_merge(KEYS[1], {unpack(ARGV, 2)}, tonumber(ARGV[1]))"
 BASE_ID = 400_900_000_000_000_000
 BASE_MS = 1_795_000_000_000
 
@@ -91,6 +92,20 @@ async def test_a_post_older_than_a_full_feed_is_not_kept(redis, key) -> None:
     await push(redis, key, entries[10:], cap=len(entries) - 10)
     assert await push(redis, key, entries[:10], cap=len(entries) - 10) == [0] * 10
     assert await held(redis, key) == feed_order(entries[10:])
+
+
+async def test_a_merge_holds_what_pushes_one_by_one_would(redis, key) -> None:
+    entries = posts(300)
+    kept, merged = random.Random(5).sample(entries, 120), random.Random(6).sample(entries, 200)
+    await push(redis, key, kept, cap=150)
+    await redis.pexpire(key, 600_000)
+    wanted = feed_order(list({*kept, *merged}))
+    assert await redis.eval(MERGE, 1, key, 150, *packed.newest_first(merged)) > 0
+    assert await held(redis, key) == wanted[:150]
+    assert 0 < await redis.pttl(key) <= 600_000
+    # Merged again (a redelivery): nothing new, nothing written.
+    assert await redis.eval(MERGE, 1, key, 150, *packed.newest_first(merged)) == 0
+    assert await held(redis, key) == wanted[:150]
 
 
 async def test_removal_takes_out_only_that_post(redis, key) -> None:
