@@ -121,7 +121,7 @@ WRITER_CALLS: dict[str, Call] = {
     "remove_from_timeline": lambda w, x: w.remove_from_timeline(x.account, CATEGORY, x.post),
     "push": lambda w, x: w.push(ids.next_id(), CATEGORY, 5, [x.user]),
     "add_entries": lambda w, x: w.add_entries([x.user], [(b"7", 7, CATEGORY)], False),
-    "remove": lambda w, x: w.remove([x.user], [CATEGORY], [b"1"]),
+    "remove": lambda w, x: w.remove([x.user], [CATEGORY], [(b"1", 1)]),
     "mark_feed_ready": lambda w, x: w.mark_feed_ready(x.user),
     "mark_pulled": lambda w, x: w.mark_pulled(x.other_account, True),
     "add_pulled": lambda w, x: w.add_pulled([str(x.other_account).encode()]),
