@@ -50,6 +50,7 @@ from shared.feedstore.keys import (  # noqa: E402
     seen_key,
     timeline_key,
 )
+from shared.feedstore.packed import decode_entries, encode_entry, newest_first  # noqa: E402
 from shared.feedstore.scripts import PUSH as _PUSH  # noqa: E402
 from shared.feedstore.scripts import TOUCH as _TOUCH  # noqa: E402
 from shared.redis_cluster import CROSS_SLOT, PROLOGUE, connect  # noqa: E402
@@ -232,22 +233,23 @@ class Bench:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for batch in range(start, min(start + chunk, len(users)), PUSH_BATCH):
                     ids = ",".join(users[batch : batch + PUSH_BATCH])
-                    pipe.eval(body, 0, member, 1, 800, "women_fashion", ids)
+                    pipe.eval(body, 0, encode_entry(member, 1), 800, "women_fashion", ids)
                 await pipe.execute()
         elapsed = time.perf_counter() - started
         await self.cleanup(users, member)
         return len(users) / elapsed
 
     async def ceiling_pipeline(self, users: list[str]) -> float:
-        """A bare loop of plain pipelined ZADD + trim per follower (no script)."""
+        """A bare loop of plain pipelined LPUSH + trim per follower (no script, so no
+        check that the feed does not hold the post yet)."""
         member = str(int(time.time() * 1000) + 1)
         started = time.perf_counter()
         for start in range(0, len(users), 1000):
             async with self.redis.pipeline(transaction=False) as pipe:
                 for user in users[start : start + 1000]:
                     for key in (feed_key(user), feed_key(user, "women_fashion")):
-                        pipe.zadd(key, {member: 1})
-                        pipe.zremrangebyrank(key, 0, -801)
+                        pipe.lpush(key, encode_entry(member, 1))
+                        pipe.ltrim(key, 0, 799)
                 await pipe.execute()
         elapsed = time.perf_counter() - started
         await self.cleanup(users, member)
@@ -257,8 +259,8 @@ class Bench:
         for start in range(0, len(users), 10_000):
             async with self.redis.pipeline(transaction=False) as pipe:
                 for user in users[start : start + 10_000]:
-                    pipe.zrem(feed_key(user), member)
-                    pipe.zrem(feed_key(user, "women_fashion"), member)
+                    pipe.lrem(feed_key(user), 0, encode_entry(member, 1))
+                    pipe.lrem(feed_key(user, "women_fashion"), 0, encode_entry(member, 1))
                 await pipe.execute()
 
     # ------------------------------------------------------------ phase 2: visibility
@@ -313,9 +315,8 @@ class Bench:
     async def memory_per_entry(self) -> dict[str, float]:
         key = feed_key(f"bench{secrets.token_hex(4)}")
         base = 400_900_000_000_000_000
-        await self.redis.zadd(
-            key, {str(base + i * 4_194_304): 1_795_000_000_000 + i * 60_000 for i in range(800)}
-        )
+        posts = [(base + i * 4_194_304, 1_795_000_000_000 + i * 60_000) for i in range(800)]
+        await self.redis.rpush(key, *newest_first(posts))
         usage = await self.redis.memory_usage(key)
         await self.redis.delete(key)
         info = await self.redis.info("memory")
@@ -342,11 +343,13 @@ async def bare_read_server(env: Env, port: int) -> web.AppRunner:
             timeline_key(account, category) for account in followed if account in pulled
         ]
         async with redis.pipeline(transaction=False) as pipe:
-            for key in sources:
+            pipe.lrange(sources[0], 0, 99)  # the packed feed, newest first
+            for key in sources[1:]:
                 pipe.zrange(
                     key, "+inf", "-inf", desc=True, byscore=True, offset=0, num=100, withscores=True
                 )
-            ranges = await pipe.execute()
+            feed, *timelines = await pipe.execute()
+        ranges = [decode_entries(feed), *timelines]
         entries = sorted((e for r in ranges for e in r), key=lambda e: (e[1], e[0]), reverse=True)[
             :25
         ]

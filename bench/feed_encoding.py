@@ -1,6 +1,9 @@
 """Feed encodings measured side by side (issue 10 item 4): bytes per entry at the 800 cap
 and the fan-out write rate of each candidate, same Redis, same run.
 
+Then the fan-out's whole push script (feed + category feed of 800 each, the marker's
+PTTL, both expiries) before packing (skiplist) and now (scripts.PUSH, packed), the same way.
+
 For each candidate: 5,000 full feeds (800 entries, cloned from one template with COPY),
 then pushes of a newer post into every feed, one script call per 1,000 feeds (push +
 trim to the cap), pipelined; 3 rounds, the median reported with its ratio to today's
@@ -24,6 +27,14 @@ sys.path.insert(0, str(ROOT))
 
 from shared.config import Env  # noqa: E402
 from shared.feedstore import packed  # noqa: E402
+from shared.feedstore.keys import (  # noqa: E402
+    FEED_OUTLIVES_SEEN_S,
+    SEEN_READY,
+    feed_key,
+    lua_key,
+    seen_key,
+)
+from shared.feedstore.scripts import PUSH  # noqa: E402
 from shared.redis_cluster import connect, eval_over_users  # noqa: E402
 
 FEEDS = 5_000
@@ -110,6 +121,39 @@ return 0
 )
 
 
+# The fan-out's whole script before packing (scripts.PUSH at 05125f6), kept as the baseline:
+# feed and category feed as skiplist sorted sets, the marker's PTTL, both expiries.
+SKIPLIST_SCRIPT = f"""
+local function seen_key(u) return {lua_key(seen_key, "u")} end
+local function feed_key(u) return {lua_key(feed_key, "u")} end
+local function category_feed_key(u, c) return {lua_key(feed_key, "u", "c")} end
+local function expire_with(key, seen_ttl)
+  if seen_ttl >= 0 then
+    redis.call('PEXPIRE', key, seen_ttl + {FEED_OUTLIVES_SEEN_S * 1000})
+  elseif seen_ttl == -2 then
+    redis.call('PEXPIRE', key, {FEED_OUTLIVES_SEEN_S * 1000})
+  end
+end
+local post, score, cap, category = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local delivered = 0
+for u in each_user() do
+  local seen_ttl = redis.call('PTTL', seen_key(u))
+  if seen_ttl ~= -2 then
+    local feed, category_feed = feed_key(u), category_feed_key(u, category)
+    local full = redis.call('ZADD', feed, score, post) == 1
+      and redis.call('ZREMRANGEBYRANK', feed, 0, -cap - 1) > 0
+    redis.call('ZADD', category_feed, score, post)
+    if full then redis.call('ZREMRANGEBYRANK', category_feed, 0, -cap - 1) end
+    expire_with(feed, seen_ttl)
+    expire_with(category_feed, seen_ttl)
+    delivered = delivered + 1
+  end
+end
+return delivered
+"""
+CATEGORY = "beauty"
+
+
 def entries(count: int) -> list[tuple[int, int]]:
     return [(BASE_ID + i * 4_194_304, BASE_MS + i) for i in range(count)]
 
@@ -176,9 +220,44 @@ async def measure(redis, name: str, users: list[str]) -> dict[str, float]:
     }
 
 
-async def compare_push_scripts(redis, users: list[str], new_script: str, new_args) -> None:
-    """Today's PUSH against a new one over the same users' real feed keys (unused: kept
-    for the switch)."""
+async def measure_script(redis, packed_feeds: bool, users: list[str]) -> dict[str, float]:
+    """The fan-out's whole push script (feed + category feed, marker, expiries) over
+    active users with full feeds: skiplist before packing, or scripts.PUSH now."""
+    template_feed, template_category = "bench:fe:{template}", "bench:fe:{template}:c"
+    fill = fill_list if packed_feeds else fill_zset
+    await fill(redis, template_feed)
+    await fill(redis, template_category)
+    for start in range(0, len(users), 1000):
+        async with redis.pipeline(transaction=False) as pipe:
+            for user in users[start : start + 1000]:
+                pipe.set(seen_key(user), SEEN_READY, ex=3600)
+                pipe.copy(template_feed, feed_key(user), replace=True)
+                pipe.copy(template_category, feed_key(user, CATEGORY), replace=True)
+            await pipe.execute()
+    usage = [await redis.memory_usage(feed_key(u), samples=0) for u in users[:5]]
+    rates = []
+    for n in range(ROUNDS):
+        member, score = entries(CAP + n + 1)[-1]
+        args = (
+            [packed.encode_entry(member, score), CAP, CATEGORY]
+            if packed_feeds
+            else [str(member), score, CAP, CATEGORY]
+        )
+        started = time.perf_counter()
+        script = PUSH if packed_feeds else SKIPLIST_SCRIPT
+        await eval_over_users(redis, script, users, args, PER_CALL, seen_key)
+        rates.append(len(users) / (time.perf_counter() - started))
+    for start in range(0, len(users), 1000):
+        batch = users[start : start + 1000]
+        await redis.delete(
+            *[k for u in batch for k in (seen_key(u), feed_key(u), feed_key(u, CATEGORY))]
+        )
+    await redis.delete(template_feed, template_category)
+    return {
+        "bytes_per_entry": statistics.median(usage) / CAP,
+        "deliveries_s": statistics.median(rates),
+        "rates": rates,
+    }
 
 
 async def main() -> None:
@@ -197,10 +276,18 @@ async def main() -> None:
     for name in options.only or CANDIDATES:
         results[name] = await measure(redis, name, users)
         print(name, results[name], flush=True)
-    base = results.get("skiplist zset (today)")
+    script_users = [f"benchfe{i}" for i in range(options.feeds)]
+    for name, packed_feeds in (
+        ("PUSH script, skiplist (before)", False),
+        ("PUSH script, packed (now)", True),
+    ):
+        results[name] = await measure_script(redis, packed_feeds, script_users)
+        print(name, results[name], flush=True)
     print("| encoding | B/entry | deliveries/s | ratio to skiplist |")
     print("|---|---|---|---|")
     for name, r in results.items():
+        baseline = "PUSH script, skiplist (before)" if "script" in name else "skiplist zset (today)"
+        base = results.get(baseline)
         ratio = f"{r['deliveries_s'] / base['deliveries_s']:.2f}" if base else "-"
         print(f"| {name} | {r['bytes_per_entry']:.1f} | {r['deliveries_s']:,.0f} | {ratio} |")
     await redis.aclose()

@@ -332,7 +332,7 @@ async def storage(env: Env, world: World) -> dict[str, Any]:
         sizes = await resources.sizes()
         used, entries = 0, 0
         for user in world.consumers[:200]:
-            count = await resources.redis.zcard(feed_key(user))
+            count = await resources.redis.llen(feed_key(user))
             if count:
                 used += await resources.redis.memory_usage(feed_key(user)) or 0
                 entries += count

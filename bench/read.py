@@ -22,6 +22,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import redis.exceptions
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -125,7 +126,10 @@ async def world_of(api: WeitaoClient, builder: Builder, env: Env, rebuild: bool)
     """The world of an earlier run while its feeds are still full; else a new one."""
     if WORLD_FILE.exists() and not rebuild:
         world = ReadWorld(**orjson.loads(WORLD_FILE.read_bytes()))
-        sizes = [await builder.redis.zcard(feed_key(r)) for r in world.readers]
+        try:
+            sizes = [await builder.redis.llen(feed_key(r)) for r in world.readers]
+        except redis.exceptions.ResponseError:  # feeds of a run before feeds were packed
+            sizes = [0]
         if min(sizes) >= 800:
             await builder.mark_active(world.readers)
             say(f"reusing the world of {WORLD_FILE.relative_to(ROOT)} (--rebuild for a new one)")
@@ -137,11 +141,11 @@ async def world_of(api: WeitaoClient, builder: Builder, env: Env, rebuild: bool)
 
 
 async def bytes_per_entry(redis, readers: list[str]) -> float:
-    """Median MEMORY USAGE / ZCARD over the readers' full feeds."""
+    """Median MEMORY USAGE / LLEN (entries) over the readers' full feeds."""
     per_entry = []
     for reader in readers[:20]:
         key = feed_key(reader)
-        per_entry.append(await redis.memory_usage(key, samples=0) / await redis.zcard(key))
+        per_entry.append(await redis.memory_usage(key, samples=0) / await redis.llen(key))
     return statistics.median(per_entry)
 
 

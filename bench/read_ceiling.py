@@ -1,7 +1,8 @@
 """The ceilings of `make bench-read`, each its own process serving what a feed page needs
-with none of Weitao's code: `redis` does one ZREVRANGE 0 19 of the user's feed plus one
-MGET of the 20 post bodies on the same Redis; `fixed` returns a fixed body (a real page
-captured by the bench) with no I/O. Run: python -m bench.read_ceiling redis|fixed PORT."""
+with none of Weitao's code: `redis` does one LRANGE 0 19 of the user's packed feed plus
+one MGET of the 20 post bodies on the same Redis; `fixed` returns a fixed body (a real
+page captured by the bench) with no I/O. Run: python -m bench.read_ceiling redis|fixed
+PORT."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from aiohttp import web
 
 from shared.config import Env
 from shared.feedstore.keys import feed_key, post_key
+from shared.feedstore.packed import decode_entries
 from shared.redis_cluster import connect
 
 
@@ -21,7 +23,8 @@ def redis_app(redis_url: str, cluster: bool) -> web.Application:
     redis = connect(redis_url, cluster)
 
     async def page(request: web.Request) -> web.Response:
-        ids = await redis.zrevrange(feed_key(request.match_info["user"]), 0, 19)
+        entries = await redis.lrange(feed_key(request.match_info["user"]), 0, 19)
+        ids = [member for member, _ in decode_entries(entries)]
         bodies = await redis.mget([post_key(i.decode()) for i in ids]) if ids else []
         body = b'{"items":[' + b",".join(b for b in bodies if b) + b"]}"
         return web.Response(body=body, content_type="application/json")

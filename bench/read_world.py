@@ -178,7 +178,7 @@ async def _publish(bench: Builder, accounts: list[str], say) -> list[str]:
 async def _feeds_full(bench: Builder, readers: list[str], full: int) -> bool:
     async with bench.redis.pipeline(transaction=False) as pipe:
         for reader in readers:
-            pipe.zcard(feed_key(reader))
+            pipe.llen(feed_key(reader))
         sizes = await pipe.execute()
     return min(sizes) >= full
 

@@ -114,7 +114,8 @@ class FeedWriter:
 
     async def remove(self, users: Sequence[int], entries: Sequence[Entry]) -> None:
         """Takes posts out of users' feeds and category feeds."""
-        await self.writes.remove(users, {e.category for e in entries}, [e.post_id for e in entries])
+        posts = [(e.post_id, int(e.score)) for e in entries]
+        await self.writes.remove(users, {e.category for e in entries}, posts)
 
     async def mark_feed_ready(self, user_id: int) -> None:
         """Tells feedread the materialized feed is complete."""

@@ -56,8 +56,8 @@ POST_TOMBSTONE = b"-"  # the post projection's value for a deleted post
 
 
 def feed_key(user_id: int | str, category: str | None = None) -> str:
-    """Sorted set: post id -> publish time (ms) of what this user's feed (or one category
-    of it) shows."""
+    """Packed list (shared.feedstore.packed): (publish time in ms, post id) entries,
+    newest first, of what this user's feed (or one category of it) shows."""
     return f"feed:{{u{user_id}}}" if category is None else f"feed:{{u{user_id}}}:{category}"
 
 

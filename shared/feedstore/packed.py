@@ -130,6 +130,32 @@ local function packed_push(key, entry, cap)
   if n >= cap then redis.call('LTRIM', key, 0, cap - 1) end
   return 1
 end
+-- Merges `entries` (packed, newest first, distinct) into a feed, keeping the newest
+-- `cap`: one read and one rewrite for many posts (backfills, rebuilds), where a push
+-- each would search the list per post. Nothing new: nothing written.
+local function packed_merge(key, entries, cap)
+  packed_ensure(key)
+  local held = redis.call('LRANGE', key, 0, cap - 1)
+  local merged, i, j, added = {}, 1, 1, 0
+  while #merged < cap and (held[i] or entries[j]) do
+    local mine, new = held[i], entries[j]
+    if mine == new then
+      merged[#merged + 1], i, j = mine, i + 1, j + 1
+    elseif new == nil or (mine ~= nil and packed_less(new, mine)) then
+      merged[#merged + 1], i = mine, i + 1
+    else
+      merged[#merged + 1], j, added = new, j + 1, added + 1
+    end
+  end
+  if added == 0 and redis.call('LLEN', key) <= cap then return 0 end
+  local ttl = redis.call('PTTL', key)
+  redis.call('DEL', key)
+  for at = 1, #merged, 1000 do -- unpack's stack limit
+    redis.call('RPUSH', key, unpack(merged, at, math.min(at + 999, #merged)))
+  end
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+  return added
+end
 local function packed_remove(key, entry)
   packed_ensure(key)
   return redis.call('LREM', key, 1, entry)

@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from shared.feedstore import scripts
+from shared.feedstore import packed, scripts
 from shared.feedstore.keys import (
     FEED_OUTLIVES_SEEN_S,
     POST_TOMBSTONE,
     PULL_ACCOUNTS,
     account_key,
     all_feed_keys,
+    family_of,
     following_key,
     post_key,
     seen_key,
@@ -88,15 +89,39 @@ class FeedReader:
 
     async def ranges(
         self, keys: Sequence[str], top: int | str, floor: int, count: int
-    ) -> list[list[tuple[bytes, float]]]:
+    ) -> list[list[tuple[bytes, int]]]:
         """For each feed or timeline key, its first `count` (member, score) pairs with a
-        score from `top` down to `floor` (both inclusive), newest first: one round trip."""
+        score from `top` down to `floor` (both inclusive), newest first: one round trip.
+        Feeds are packed lists (packed.READ), timelines sorted sets; both read alike."""
+        feeds = [family_of(key) == "feed" for key in keys]
         async with self.redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.zrange(
-                    key, top, floor, desc=True, byscore=True, offset=0, num=count, withscores=True
-                )
-            return await pipe.execute()
+            for key, feed in zip(keys, feeds, strict=True):
+                if feed:
+                    pipe.eval(packed.READ, 1, key, top, count)
+                else:
+                    pipe.zrange(
+                        key,
+                        top,
+                        floor,
+                        desc=True,
+                        byscore=True,
+                        offset=0,
+                        num=count,
+                        withscores=True,
+                    )
+            found = await pipe.execute()
+        return [
+            self._packed_down_to(raw, floor) if feed else [(m, int(s)) for m, s in raw]
+            for raw, feed in zip(found, feeds, strict=True)
+        ]
+
+    @staticmethod
+    def _packed_down_to(raw: Sequence[bytes], floor: int) -> list[tuple[bytes, int]]:
+        """Packed entries (newest first) decoded, down to a score of `floor`."""
+        entries = packed.decode_entries(raw)
+        while entries and entries[-1][1] < floor:
+            entries.pop()
+        return entries
 
     async def pull_accounts(self) -> set[str]:
         """The accounts whose timelines are merged at read time."""

@@ -4,23 +4,22 @@ per-user scripts. Each script's writer is named beside it (keys.WRITERS)."""
 
 from __future__ import annotations
 
+from shared.feedstore import packed
 from shared.feedstore.keys import FEED_OUTLIVES_SEEN_S, SEEN_PENDING, feed_key, lua_key, seen_key
 
 # Scripts over users (shared.redis_cluster.PROLOGUE) build each user's keys with these.
-_USER_KEYS = f"""
+# Feeds are packed lists (shared.feedstore.packed): ARGV carry packed entries.
+_USER_KEYS = (
+    packed.LUA
+    + f"""
 local function seen_key(u) return {lua_key(seen_key, "u")} end
 local function feed_key(u) return {lua_key(feed_key, "u")} end
 local function category_feed_key(u, c) return {lua_key(feed_key, "u", "c")} end
--- Adds a post to a user's feed and to one of its category feeds, each kept to the cap.
--- A category feed holds a subset of what went into its feed, so it can only outgrow the
--- cap once the feed is full: one trim call per feed, and the category trim only then.
-local function add_to_feeds(feed, category_feed, score, post, cap)
-  local full = redis.call('ZADD', feed, score, post) == 1
-    and redis.call('ZREMRANGEBYRANK', feed, 0, -cap - 1) > 0
-  redis.call('ZADD', category_feed, score, post)
-  if full then
-    redis.call('ZREMRANGEBYRANK', category_feed, 0, -cap - 1)
-  end
+-- Adds a packed entry to a user's feed and to one of its category feeds, each kept to
+-- the cap. A redelivered entry is already at its place: nothing changes.
+local function add_to_feeds(feed, category_feed, entry, cap)
+  packed_push(feed, entry, cap)
+  packed_push(category_feed, entry, cap)
 end
 -- A feed key lives as long as the user's marker (PTTL `seen_ttl`) and a margin; with no
 -- marker (a staff rebuild of an inactive user) only the margin; a marker that never
@@ -33,20 +32,21 @@ local function expire_with(key, seen_ttl)
   end
 end
 """
+)
 
 # fanout: one post into active users' feeds and category feeds, each trimmed to the cap.
-# ARGV: post id, score, cap, category. Re-adding the same member with the same score
-# changes nothing, so redelivered events are harmless. (PTTL -2: no marker, inactive.)
+# ARGV: packed entry, cap, category. Re-adding the same entry changes nothing, so
+# redelivered events are harmless. (PTTL -2: no marker, inactive.)
 PUSH = (
     _USER_KEYS
     + """
-local post, score, cap, category = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local entry, cap, category = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local delivered = 0
 for u in each_user() do
   local seen_ttl = redis.call('PTTL', seen_key(u))
   if seen_ttl ~= -2 then
     local feed, category_feed = feed_key(u), category_feed_key(u, category)
-    add_to_feeds(feed, category_feed, score, post, cap)
+    add_to_feeds(feed, category_feed, entry, cap)
     expire_with(feed, seen_ttl)
     expire_with(category_feed, seen_ttl)
     delivered = delivered + 1
@@ -56,24 +56,31 @@ return delivered
 """
 )
 
-# fanout: many posts into users' feeds. ARGV: cap, only_active (1|0), then per post: id,
-# score, category.
+# fanout: many posts into users' feeds. ARGV: cap, only_active (1|0), then per post,
+# newest first: packed entry, category.
 ADD_MANY = (
     _USER_KEYS
     + """
 local cap = tonumber(ARGV[1])
+local all, by_category = {}, {}
+for e = 3, #ARGV - 2, 2 do
+  local category = ARGV[e + 1]
+  all[#all + 1] = ARGV[e]
+  by_category[category] = by_category[category] or {}
+  table.insert(by_category[category], ARGV[e])
+end
 local touched = 0
 for u in each_user() do
   local seen_ttl = redis.call('PTTL', seen_key(u))
   if ARGV[2] == '0' or seen_ttl ~= -2 then
-    local feed, category_feeds = feed_key(u), {}
-    for e = 3, #ARGV - 3, 3 do
-      local category_feed = category_feed_key(u, ARGV[e + 2])
-      add_to_feeds(feed, category_feed, ARGV[e + 1], ARGV[e], cap)
-      category_feeds[category_feed] = true
-    end
+    local feed = feed_key(u)
+    packed_merge(feed, all, cap)
     expire_with(feed, seen_ttl)
-    for category_feed in pairs(category_feeds) do expire_with(category_feed, seen_ttl) end
+    for category, entries in pairs(by_category) do
+      local category_feed = category_feed_key(u, category)
+      packed_merge(category_feed, entries, cap)
+      expire_with(category_feed, seen_ttl)
+    end
     touched = touched + 1
   end
 end
@@ -82,17 +89,18 @@ return touched
 )
 
 # fanout: posts out of users' feeds and category feeds. ARGV: how many categories, the
-# categories, then the post ids.
+# categories, then the packed entries.
 REMOVE = (
     _USER_KEYS
     + """
 local n = tonumber(ARGV[1])
 local categories = {unpack(ARGV, 2, n + 1)}
-local posts = {unpack(ARGV, n + 2, #ARGV - 1)}
+local entries = {unpack(ARGV, n + 2, #ARGV - 1)}
 for u in each_user() do
-  redis.call('ZREM', feed_key(u), unpack(posts))
-  for _, c in ipairs(categories) do
-    redis.call('ZREM', category_feed_key(u, c), unpack(posts))
+  local keys = {feed_key(u)}
+  for _, c in ipairs(categories) do keys[#keys + 1] = category_feed_key(u, c) end
+  for _, key in ipairs(keys) do
+    for _, entry in ipairs(entries) do packed_remove(key, entry) end
   end
 end
 return 0

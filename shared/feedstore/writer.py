@@ -13,10 +13,13 @@ from typing import Any
 
 from shared.feedstore import scripts
 from shared.feedstore.keys import PULL_ACCOUNTS, SEEN_READY, seen_key, timeline_key
+from shared.feedstore.packed import encode_entry
 from shared.redis_cluster import AnyRedis, eval_over_users
 
 # (post id, score, category) of a post going into feeds.
 FeedEntry = tuple[bytes, int, str]
+# (post id, score) of a post in feeds: the score it went in with (its publish ms).
+FeedPost = tuple[bytes, int]
 
 
 class FeedWriter:
@@ -49,7 +52,7 @@ class FeedWriter:
 
     async def push(self, post_id: int, category: str, score: int, users: Sequence[int]) -> int:
         """Adds one post to the feeds of those users who are active; returns how many."""
-        args: list[str | int] = [str(post_id), score, self.feed_cap, category]
+        args: list[bytes | str | int] = [encode_entry(post_id, score), self.feed_cap, category]
         return await eval_over_users(
             self.redis, scripts.PUSH, users, args, self.users_per_call, seen_key
         )
@@ -61,21 +64,24 @@ class FeedWriter:
         if asked); returns how many users."""
         if not entries or not users:
             return 0
-        args: list[str | int] = [self.feed_cap, 1 if only_active else 0]
-        for member, score, category in entries:
-            args += [member.decode(), score, category]
+        args: list[bytes | str | int] = [self.feed_cap, 1 if only_active else 0]
+        category_of = {encode_entry(m, score): category for m, score, category in entries}
+        for entry in sorted(category_of, reverse=True):  # newest first, as feeds hold them
+            args += [entry, category_of[entry]]
         # Many entries per user: fewer users per call keeps each call short.
         per_call = max(1, self.users_per_call // len(entries))
         return await eval_over_users(self.redis, scripts.ADD_MANY, users, args, per_call, seen_key)
 
     async def remove(
-        self, users: Sequence[int], categories: Iterable[str], post_ids: Sequence[bytes]
+        self, users: Sequence[int], categories: Iterable[str], posts: Sequence[FeedPost]
     ) -> None:
-        """Takes posts (of these categories) out of users' feeds and category feeds."""
-        if not post_ids or not users:
+        """Takes posts (of these categories, with the scores they went in with) out of
+        users' feeds and category feeds."""
+        if not posts or not users:
             return
         sorted_categories = sorted(set(categories))
-        args: list[str | int | bytes] = [len(sorted_categories), *sorted_categories, *post_ids]
+        entries = [encode_entry(member, int(score)) for member, score in posts]
+        args: list[str | int | bytes] = [len(sorted_categories), *sorted_categories, *entries]
         await eval_over_users(
             self.redis, scripts.REMOVE, users, args, self.users_per_call, seen_key
         )

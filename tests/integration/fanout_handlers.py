@@ -16,6 +16,7 @@ from services.fanout.store import FanoutStore
 from shared import db
 from shared.events import AccountChanged, Contract, FollowChanged
 from shared.feedstore.keys import PULL_ACCOUNTS, SEEN_READY, feed_key, seen_key
+from shared.feedstore.packed import read_feed
 from shared.ids import IdGenerator
 from shared.redis_cluster import AnyRedis
 
@@ -128,7 +129,7 @@ async def active_users(redis: AnyRedis, count: int) -> list[int]:
 
 
 async def feed(redis: AnyRedis, user: int) -> list[bytes]:
-    return await redis.zrange(feed_key(user), 0, -1, desc=True)
+    return [member for member, _ in await read_feed(redis, feed_key(user))]
 
 
 async def delivered_after_a_failure(make, client: FlakyRedis, handle: str, events: list) -> None:

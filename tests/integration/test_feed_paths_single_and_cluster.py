@@ -16,6 +16,7 @@ from services.feedread.service import Feedread
 from services.feedread.store import FeedStore
 from shared.events import AccountChanged, FollowChanged, PostPublished
 from shared.feedstore.keys import PULL_ACCOUNTS, SEEN_READY, feed_key, seen_key
+from shared.feedstore.packed import read_feed
 from shared.ids import IdGenerator
 from shared.redis_cluster import AnyRedis, connect, is_cluster
 from tests.conftest import ROOT
@@ -71,6 +72,11 @@ def post_event(account_id: int, post_id: int, ms: int, category: str = "beauty")
     )
 
 
+async def members(redis, key: str) -> list[bytes]:
+    """A feed's post ids, newest first."""
+    return [member for member, _ in await read_feed(redis, key)]
+
+
 async def test_a_push_reaches_every_active_follower_across_the_nodes(feed_redis):
     store = FanoutStore(None, feed_redis, feed_cap=5)  # type: ignore[arg-type]
     users = [ids.next_id() for _ in range(3000)]
@@ -87,14 +93,10 @@ async def test_a_push_reaches_every_active_follower_across_the_nodes(feed_redis)
         delivered = await store.push(post_id, "beauty", BASE_MS + offset, users)
         assert delivered == len(active)
 
-    async with feed_redis.pipeline(transaction=False) as pipe:
-        for user in users:
-            pipe.zrange(feed_key(user), 0, -1, desc=True)
-            pipe.zcard(feed_key(user, "beauty"))
-        results = await pipe.execute()
     expected = [str(p).encode() for p in reversed(posts[-5:])]  # trimmed to the cap
-    for index, user in enumerate(users):
-        feed, category_size = results[2 * index], results[2 * index + 1]
+    for user in users:
+        feed = await members(feed_redis, feed_key(user))
+        category_size = len(await members(feed_redis, feed_key(user, "beauty")))
         if user in set(active):
             assert feed == expected and category_size == 5
         else:
@@ -106,11 +108,11 @@ async def test_a_push_reaches_every_active_follower_across_the_nodes(feed_redis)
     for offset, post_id in enumerate(others, start=len(posts)):
         await store.push(post_id, "home", BASE_MS + offset, active)
     user = active[0]
-    assert await feed_redis.zrange(feed_key(user), 0, -1, desc=True) == [
+    assert await members(feed_redis, feed_key(user)) == [
         str(p).encode() for p in [*reversed(others), posts[-1], posts[-2]]
     ]
-    assert await feed_redis.zrange(feed_key(user, "beauty"), 0, -1) == expected[::-1]
-    assert await feed_redis.zcard(feed_key(user, "home")) == 3
+    assert await members(feed_redis, feed_key(user, "beauty")) == expected
+    assert len(await members(feed_redis, feed_key(user, "home"))) == 3
 
     gone = await store.timeline(0, 1)  # an empty timeline reads as nothing
     assert gone == []
@@ -183,13 +185,9 @@ async def test_backfill_and_removal_reach_users_on_every_node(feed_redis):
     kept = list(reversed(entries))[:4]  # the cap: only the 4 newest are added at all
     newest = [e.post_id for e in kept]
     beauty = [e.post_id for e in kept if e.category == "beauty"]
-    async with feed_redis.pipeline(transaction=False) as pipe:
-        for user in users:
-            pipe.zrange(feed_key(user), 0, -1, desc=True)
-            pipe.zrange(feed_key(user, "beauty"), 0, -1, desc=True)
-        results = await pipe.execute()
-    for index, user in enumerate(users):
-        feed, beauty_feed = results[2 * index], results[2 * index + 1]
+    for user in users:
+        feed = await members(feed_redis, feed_key(user))
+        beauty_feed = await members(feed_redis, feed_key(user, "beauty"))
         if user in set(active):
             assert (feed, beauty_feed) == (newest, beauty)
         else:
@@ -197,14 +195,10 @@ async def test_backfill_and_removal_reach_users_on_every_node(feed_redis):
 
     gone = [entries[-1], entries[-2]]  # a home and a beauty post
     await store.remove(active, gone)
-    async with feed_redis.pipeline(transaction=False) as pipe:
-        for user in active:
-            pipe.zrange(feed_key(user), 0, -1, desc=True)
-            pipe.zrange(feed_key(user, "beauty"), 0, -1, desc=True)
-            pipe.zrange(feed_key(user, "home"), 0, -1, desc=True)
-        results = await pipe.execute()
     home = [e.post_id for e in kept if e.category == "home"]
-    for index in range(len(active)):
-        feed, beauty_feed, home_feed = results[3 * index : 3 * index + 3]
+    for user in active:
+        feed, beauty_feed, home_feed = [
+            await members(feed_redis, feed_key(user, c)) for c in (None, "beauty", "home")
+        ]
         assert feed == newest[2:]
         assert beauty_feed == beauty[1:] and home_feed == home[1:]

@@ -57,6 +57,10 @@ class _Pipeline:
         self.zranges += 1
         return self.pipe.zrange(*args, **kwargs)
 
+    def eval(self, *args: Any, **kwargs: Any) -> Any:  # a packed feed's range (packed.READ)
+        self.zranges += 1
+        return self.pipe.eval(*args, **kwargs)
+
     async def execute(self) -> list[Any]:
         if not self.zranges:
             return await self.pipe.execute()

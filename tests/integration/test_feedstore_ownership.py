@@ -27,6 +27,7 @@ from shared.feedstore.keys import (
     seen_key,
     timeline_key,
 )
+from shared.feedstore.projection_scripts import post_tally_key
 from shared.feedstore.reader import FeedReader
 from shared.feedstore.writer import FeedWriter
 from shared.ids import IdGenerator
@@ -58,6 +59,7 @@ class World:
             timeline_key(self.account, CATEGORY),
             account_key(self.account),
             post_key(self.post),
+            post_tally_key(self.post),
             post_key(self.new_post),
         ]
 
@@ -121,7 +123,7 @@ WRITER_CALLS: dict[str, Call] = {
     "remove_from_timeline": lambda w, x: w.remove_from_timeline(x.account, CATEGORY, x.post),
     "push": lambda w, x: w.push(ids.next_id(), CATEGORY, 5, [x.user]),
     "add_entries": lambda w, x: w.add_entries([x.user], [(b"7", 7, CATEGORY)], False),
-    "remove": lambda w, x: w.remove([x.user], [CATEGORY], [b"1"]),
+    "remove": lambda w, x: w.remove([x.user], [CATEGORY], [(b"1", 1)]),
     "mark_feed_ready": lambda w, x: w.mark_feed_ready(x.user),
     "mark_pulled": lambda w, x: w.mark_pulled(x.other_account, True),
     "add_pulled": lambda w, x: w.add_pulled([str(x.other_account).encode()]),
@@ -132,6 +134,7 @@ READER_CALLS: dict[str, Call] = {
     "apply_accounts": lambda r, x: r.apply_accounts([(str(x.account), 2, b'{"a":1}')]),
     "apply_follows": lambda r, x: r.apply_follows([(str(x.user), str(x.other_account), 1, True)]),
     "keep_post": lambda r, x: r.keep_post(str(x.new_post), b"{}", 60),
+    "apply_tallies": lambda r, x: r.apply_tallies([(str(x.post), 1, b'{"vote_total":1}', 60)]),
     "tombstone_post": lambda r, x: r.tombstone_post(str(x.post), 60),
     "touch": lambda r, x: r.touch(x.user, 600),
     "ranges": lambda r, x: r.ranges([feed_key(x.user), timeline_key(x.account)], "+inf", 0, 5),
@@ -147,6 +150,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "mark_pulled": {("pull_accounts", "content")},
     "touch": {("seen", "expiry"), ("feed", "expiry")},
     "keep_post": {("post", "content")},
+    "apply_tallies": {("post", "content")},
     "pull_accounts": set(),
 }
 

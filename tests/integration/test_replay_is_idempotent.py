@@ -15,6 +15,7 @@ from services.feedread import consumer as feedread_consumer
 from services.feedread.store import FeedStore
 from shared import db
 from shared.feedstore.keys import account_key, feed_key, following_key, post_key, timeline_key
+from shared.feedstore.packed import read_feed
 from shared.kafka import ConsumerLoop
 from tests.support import consumers, events_with_keys, eventually, feed_ids, publish, seller
 
@@ -25,6 +26,8 @@ async def snapshot(redis: aioredis.Redis, keys: list[str]) -> dict[str, object]:
         kind = (await redis.type(key)).decode()
         if kind == "zset":
             state[key] = await redis.zrange(key, 0, -1, withscores=True)
+        elif kind == "list":  # a packed feed, oldest first like the zrange above
+            state[key] = (await read_feed(redis, key))[::-1]
         elif kind == "hash":
             state[key] = await redis.hgetall(key)
         elif kind == "string":

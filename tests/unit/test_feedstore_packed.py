@@ -9,9 +9,14 @@ import secrets
 import pytest
 
 from shared.feedstore import packed
+from shared.feedstore.keys import SEEN_READY, feed_key, seen_key
+from shared.feedstore.packed import read_feed
+from shared.feedstore.reader import FeedReader
+from shared.feedstore.writer import FeedWriter
 
 PUSH = packed.LUA + "return packed_push(KEYS[1], ARGV[1], tonumber(ARGV[2]))"
 REMOVE = packed.LUA + "return packed_remove(KEYS[1], ARGV[1])"
+MERGE = packed.LUA + "return packed_merge(KEYS[1], {unpack(ARGV, 2)}, tonumber(ARGV[1]))"
 BASE_ID = 400_900_000_000_000_000
 BASE_MS = 1_795_000_000_000
 
@@ -89,6 +94,20 @@ async def test_a_post_older_than_a_full_feed_is_not_kept(redis, key) -> None:
     assert await held(redis, key) == feed_order(entries[10:])
 
 
+async def test_a_merge_holds_what_pushes_one_by_one_would(redis, key) -> None:
+    entries = posts(300)
+    kept, merged = random.Random(5).sample(entries, 120), random.Random(6).sample(entries, 200)
+    await push(redis, key, kept, cap=150)
+    await redis.pexpire(key, 600_000)
+    wanted = feed_order(list({*kept, *merged}))
+    assert await redis.eval(MERGE, 1, key, 150, *packed.newest_first(merged)) > 0
+    assert await held(redis, key) == wanted[:150]
+    assert 0 < await redis.pttl(key) <= 600_000
+    # Merged again (a redelivery): nothing new, nothing written.
+    assert await redis.eval(MERGE, 1, key, 150, *packed.newest_first(merged)) == 0
+    assert await held(redis, key) == wanted[:150]
+
+
 async def test_removal_takes_out_only_that_post(redis, key) -> None:
     entries = posts(50)
     await push(redis, key, entries, cap=800)
@@ -137,3 +156,30 @@ async def test_a_feed_still_a_sorted_set_is_packed_by_its_next_write(redis, key)
     assert await redis.type(key) == b"list"
     assert await held(redis, key) == feed_order(entries)[:50]
     assert 0 < await redis.pttl(key) <= 600_000
+
+
+async def test_the_writer_and_reader_keep_feed_and_category_feed_in_step(redis) -> None:
+    user = int.from_bytes(secrets.token_bytes(6), "big")
+    keys = [feed_key(user), feed_key(user, "beauty"), feed_key(user, "home")]
+    await redis.set(seen_key(user), SEEN_READY, ex=600)
+    writer, reader = FeedWriter(redis, 4, 1000), FeedReader(redis)
+    try:
+        entries = [
+            (str(BASE_ID + n).encode(), BASE_MS + n, ("beauty", "home")[n % 2]) for n in range(6)
+        ]
+        for member, score, category in entries[:3]:
+            assert await writer.push(int(member), category, score, [user]) == 1
+        await writer.add_entries([user], entries, only_active=True)
+        await writer.add_entries([user], entries, only_active=True)  # redelivered
+        newest = [(m, s) for m, s, _ in reversed(entries)]
+        assert await reader.ranges(keys, "+inf", 0, 10) == [
+            newest[:4],
+            [(m, s) for m, s, c in reversed(entries) if c == "beauty"],
+            [(m, s) for m, s, c in reversed(entries) if c == "home"],
+        ]
+        assert await reader.ranges(keys[:1], BASE_MS + 4, BASE_MS + 3, 10) == [newest[1:3]]
+        await writer.remove([user], ["home"], [newest[0]])
+        assert await read_feed(redis, keys[0]) == newest[1:4]
+        assert await read_feed(redis, keys[2]) == [newest[2], newest[4]]
+    finally:
+        await redis.delete(seen_key(user), *keys)
