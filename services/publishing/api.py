@@ -7,7 +7,7 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
-from services.publishing import domain
+from services.publishing import domain, new_post
 from services.publishing.ports import PostRow
 from services.publishing.service import PostService
 from services.publishing.store import PostStore, post_view
@@ -89,7 +89,7 @@ def post_of(row: PostRow) -> Post:
 async def publish(request: web.Request) -> web.Response:
     account_id = path_id(request, "account_id")
     require_actor(principal(request), account_id)
-    new = await read_body(request, domain.NewPost)
+    new = await read_body(request, new_post.NewPost)
     try:
         done = await request.app[SERVICE].publish(account_id, new)
     except domain.AuthorNotReady as exc:
@@ -123,7 +123,7 @@ ROUTES = (
         publish,
         "Publish a post",
         status=201,
-        body=domain.NewPost,
+        body=new_post.NewPost,
         response=PublishedPost,
         params=(id_param("account_id"),),
         errors=(404, 429, 503),

@@ -10,8 +10,8 @@ from datetime import datetime
 import asyncpg
 
 from services.publishing import tallies
-from services.publishing.domain import OpenBuy
 from services.publishing.store import SCHEMA
+from services.publishing.votes_and_buys import OpenBuy
 from shared import outbox
 from shared.events import GroupBuyDecided, PostInteraction
 from shared.timeutil import rfc3339

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from services.publishing import domain
+from services.publishing import domain, votes_and_buys
 from services.publishing.ports import GroupBuyRepository, GroupBuyTransaction
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ SETTLE_EVERY_S = 1.0  # a buy is decided within about a second of its end
 SETTLE_BATCH = 100  # due buys decided per transaction
 
 
-async def locked_buy(tx: GroupBuyTransaction, post_id: int) -> domain.OpenBuy:
+async def locked_buy(tx: GroupBuyTransaction, post_id: int) -> votes_and_buys.OpenBuy:
     """The live post, locked; PostNotFound otherwise."""
     buy = await tx.locked_buy(post_id)
     if buy is None:
@@ -43,21 +43,21 @@ class GroupBuyService:
         now = self.clock()
         async with self.buys.writing() as tx:
             buy = await locked_buy(tx, post_id)
-            terms = domain.joinable(buy, now)
+            terms = votes_and_buys.joinable(buy, now)
             if await tx.has_joined(buy.post_id, user_id):
                 return
-            if domain.is_full(terms, buy.participants):
+            if votes_and_buys.is_full(terms, buy.participants):
                 raise domain.GroupBuyClosed("this group buy is full", state=buy.state)
             participants = await tx.add_participant(buy, user_id, now)
-            if domain.is_full(terms, participants):
-                await tx.decide(buy, domain.outcome(terms, participants), participants, now)
+            if votes_and_buys.is_full(terms, participants):
+                await tx.decide(buy, votes_and_buys.outcome(terms, participants), participants, now)
 
     async def leave(self, post_id: int, user_id: int) -> None:
         """Leaves a buy while it is open (not a participant: no-op)."""
         now = self.clock()
         async with self.buys.writing() as tx:
             buy = await locked_buy(tx, post_id)
-            domain.joinable(buy, now)
+            votes_and_buys.joinable(buy, now)
             await tx.remove_participant(buy, user_id, now)
 
     async def settle_due(self) -> int:
@@ -67,7 +67,7 @@ class GroupBuyService:
             due = await tx.due_buys(now, SETTLE_BATCH)
             for buy in due:
                 assert buy.terms is not None  # due_buys returns group buys only
-                state = domain.outcome(buy.terms, buy.participants)
+                state = votes_and_buys.outcome(buy.terms, buy.participants)
                 await tx.decide(buy, state, buy.participants, now)
         return len(due)
 

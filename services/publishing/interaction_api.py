@@ -7,7 +7,7 @@ import asyncpg
 import msgspec
 from aiohttp import web
 
-from services.publishing import domain
+from services.publishing import new_post, votes_and_buys
 from services.publishing.service import InteractionService
 from shared.auth import require_actor
 from shared.errors import forbidden
@@ -64,7 +64,7 @@ def caller_account(request: web.Request) -> int:
 async def add_comment(request: web.Request) -> web.Response:
     author = caller_account(request)  # who may comment comes before what was sent (403, 400)
     post_id = path_id(request, "id")
-    new = await read_body(request, domain.NewComment)
+    new = await read_body(request, new_post.NewComment)
     row = await request.app[INTERACTIONS].comment(post_id, author, new.text)
     return json_response(msgspec.to_builtins(comment_of(row)), 201)
 
@@ -99,7 +99,7 @@ async def unlike(request: web.Request) -> web.Response:
 async def vote(request: web.Request) -> web.Response:
     user_id = path_id(request, "user_id")
     require_actor(principal(request), user_id)
-    choice = await read_body(request, domain.CastVote)
+    choice = await read_body(request, votes_and_buys.CastVote)
     await request.app[INTERACTIONS].vote(path_id(request, "id"), user_id, choice.option)
     return no_content()
 
@@ -112,7 +112,7 @@ ROUTES = (
         add_comment,
         "Comment on a post",
         status=201,
-        body=domain.NewComment,
+        body=new_post.NewComment,
         response=Comment,
         params=(POST_ID,),
         errors=(404,),
@@ -159,7 +159,7 @@ ROUTES = (
         vote,
         "Vote (one per user, movable)",
         status=204,
-        body=domain.CastVote,
+        body=votes_and_buys.CastVote,
         params=(POST_ID, id_param("user_id")),
         errors=(404, 409),
     ),

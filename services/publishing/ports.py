@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
 from typing import Any, NamedTuple, Protocol
 
-from services.publishing import domain, similarity
+from services.publishing import domain, new_post, similarity, votes_and_buys
 from shared.events import AccountChanged
 
 PostRow = Mapping[str, Any]  # a post's columns (store.POST_COLUMNS)
@@ -32,7 +32,7 @@ class PostTransaction(Protocol):
         self,
         post_id: int,
         account_id: int,
-        new: domain.NewPost,
+        new: new_post.NewPost,
         category: str,
         now: datetime,
         day_slot: int,
@@ -126,23 +126,27 @@ class GroupBuyTransaction(Protocol):
     """Joins, leaves and outcomes of group buys inside one transaction; each change moves
     the post's count and enqueues its event with it."""
 
-    async def locked_buy(self, post_id: int) -> domain.OpenBuy | None:
+    async def locked_buy(self, post_id: int) -> votes_and_buys.OpenBuy | None:
         """The live post as a group buy, its row locked to the commit; None when deleted."""
 
     async def has_joined(self, post_id: int, user_id: int) -> bool:
         """Whether the user is among the buy's participants."""
 
-    async def add_participant(self, buy: domain.OpenBuy, user_id: int, now: datetime) -> int:
+    async def add_participant(
+        self, buy: votes_and_buys.OpenBuy, user_id: int, now: datetime
+    ) -> int:
         """Adds a participant (post.interaction group_buy_join, post.tallied); the new count."""
 
-    async def remove_participant(self, buy: domain.OpenBuy, user_id: int, now: datetime) -> None:
+    async def remove_participant(
+        self, buy: votes_and_buys.OpenBuy, user_id: int, now: datetime
+    ) -> None:
         """Removes a participant if there (group_buy_leave, post.tallied); else no-op."""
 
-    async def due_buys(self, now: datetime, limit: int) -> list[domain.OpenBuy]:
+    async def due_buys(self, now: datetime, limit: int) -> list[votes_and_buys.OpenBuy]:
         """Open buys ended by `now`, locked; rows another transaction holds are skipped."""
 
     async def decide(
-        self, buy: domain.OpenBuy, state: str, participants: int, now: datetime
+        self, buy: votes_and_buys.OpenBuy, state: str, participants: int, now: datetime
     ) -> None:
         """Records an open buy's outcome and enqueues group_buy.decided and post.tallied."""
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.publishing import domain, similarity
+from services.publishing import domain, new_post, similarity, votes_and_buys
 from services.publishing.ports import (
     IdSource,
     InteractionRepository,
@@ -79,7 +79,7 @@ async def write_post(
     tx: PostTransaction,
     post_id: int,
     account_id: int,
-    new: domain.NewPost,
+    new: new_post.NewPost,
     now: datetime,
     daily_limit: int,
     fingerprint: similarity.Fingerprint | None,
@@ -121,11 +121,11 @@ class PostService:
         # the quota one after another: only those that will be inserted get fingerprinted.
         self._turns: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    async def publish(self, account_id: int, new: domain.NewPost) -> Published:
+    async def publish(self, account_id: int, new: new_post.NewPost) -> Published:
         """Stores a valid post of an author in good standing within the quota. Raises the
         domain error of the first rule broken."""
         now = self.clock()
-        domain.check_post(new, now)
+        new_post.check_post(new, now)
         async with self._turn(account_id):
             await self._early_standing(account_id, now)
             # Pure CPU work: off the event loop's own turn.
@@ -249,5 +249,5 @@ class InteractionService:
         now = self.clock()
         async with self.interactions.writing() as tx:
             post = await live_post(tx, post_id)
-            option = domain.vote_option(post.kind, post.vote, choice, now)
+            option = votes_and_buys.vote_option(post.kind, post.vote, choice, now)
             await tx.cast_vote(post, user_id, option, now)

@@ -13,13 +13,8 @@ import asyncpg
 import msgspec
 
 from services.publishing import ports, service, similarity
-from services.publishing.domain import (
-    Author,
-    NewPost,
-    PostNotFound,
-    SuspensionWindow,
-    shanghai_day,
-)
+from services.publishing.domain import Author, PostNotFound, SuspensionWindow, shanghai_day
+from services.publishing.new_post import NewPost
 from shared import outbox
 from shared.events import AccountChanged, PostDeleted, PostPublished
 from shared.posts import PostView

@@ -19,7 +19,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from services.publishing import consumer
-from services.publishing.domain import NewPost, PostNotFound
+from services.publishing.domain import PostNotFound
+from services.publishing.new_post import NewPost
 from services.publishing.service import PostService
 from services.publishing.store import PostStore
 from shared import db

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from services.publishing.domain import DailyQuotaExceeded, NewPost
+from services.publishing.domain import DailyQuotaExceeded
+from services.publishing.new_post import NewPost
 from services.publishing.store import PostStore
 from shared import db
 from shared.ids import IdGenerator

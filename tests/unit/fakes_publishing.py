@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Any
 
-from services.publishing import domain, similarity
+from services.publishing import domain, new_post, similarity
 from services.publishing.ports import LivePost
 from shared.events import AccountChanged
 
@@ -97,7 +97,7 @@ class FakePostTransaction:
         self,
         post_id: int,
         account_id: int,
-        new: domain.NewPost,
+        new: new_post.NewPost,
         category: str,
         now: datetime,
         day_slot: int,

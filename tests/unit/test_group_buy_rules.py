@@ -1,4 +1,4 @@
-"""Group buy rules (services/publishing/domain.py) and use cases (group_buys.py) on an
+"""Group buy rules (services/publishing/votes_and_buys.py) and use cases (group_buys.py) on an
 in-memory repository: validation, joining, leaving, filling and the one outcome."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from services.publishing import domain
+from services.publishing import domain, new_post, votes_and_buys
 from services.publishing.group_buys import GroupBuyService
 from shared.timeutil import parse_rfc3339
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def buy_terms(**extra) -> domain.GroupBuy:
+def buy_terms(**extra) -> new_post.GroupBuy:
     fields = {
         "item_id": "tea",
         "title": "龙井",
@@ -25,7 +25,7 @@ def buy_terms(**extra) -> domain.GroupBuy:
         "min_participants": 2,
         "ends_at": NOW + timedelta(days=1),
     } | extra
-    return domain.GroupBuy(**fields)
+    return new_post.GroupBuy(**fields)
 
 
 @pytest.mark.parametrize(
@@ -40,18 +40,18 @@ def buy_terms(**extra) -> domain.GroupBuy:
 )
 def test_a_group_buy_breaking_a_rule_is_refused_naming_the_field(extra, field):
     with pytest.raises(domain.InvalidPost) as refused:
-        domain.check_group_buy(buy_terms(**extra), NOW)
+        new_post.check_group_buy(buy_terms(**extra), NOW)
     assert refused.value.details["field"] == field
 
 
 def test_a_group_buy_ending_exactly_seven_days_ahead_is_accepted():
-    domain.check_group_buy(buy_terms(ends_at=NOW + timedelta(days=7)), NOW)
+    new_post.check_group_buy(buy_terms(ends_at=NOW + timedelta(days=7)), NOW)
 
 
 class FakeBuys:
     """ports.GroupBuyRepository in memory (one post), recording what it publishes."""
 
-    def __init__(self, terms: domain.GroupBuy, kind: str = "group_buy") -> None:
+    def __init__(self, terms: new_post.GroupBuy, kind: str = "group_buy") -> None:
         self.terms = msgspec.to_builtins(terms)
         self.kind = kind
         self.joined: set[int] = set()
@@ -63,10 +63,10 @@ class FakeBuys:
     async def writing(self):
         yield self
 
-    async def locked_buy(self, post_id: int) -> domain.OpenBuy | None:
+    async def locked_buy(self, post_id: int) -> votes_and_buys.OpenBuy | None:
         if post_id != 1:
             return None
-        return domain.OpenBuy(1, 9, self.kind, self.terms, len(self.joined), self.state)
+        return votes_and_buys.OpenBuy(1, 9, self.kind, self.terms, len(self.joined), self.state)
 
     async def has_joined(self, post_id: int, user_id: int) -> bool:
         return user_id in self.joined
@@ -81,7 +81,7 @@ class FakeBuys:
             self.joined.discard(user_id)
             self.events.append(("group_buy_leave", user_id))
 
-    async def due_buys(self, now, limit: int) -> list[domain.OpenBuy]:
+    async def due_buys(self, now, limit: int) -> list[votes_and_buys.OpenBuy]:
         ends_at = parse_rfc3339(self.terms["ends_at"])
         due = self.state == "open" and ends_at <= now
         return [await self.locked_buy(1)] if due else []

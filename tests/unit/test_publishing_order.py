@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from services.publishing import domain, similarity
+from services.publishing import domain, new_post, similarity
 from services.publishing.service import PostService
 from shared.events import AccountChanged
 from tests.unit.fakes_publishing import FakeIds, FakePostRepository
@@ -47,9 +47,9 @@ def publisher(repo: FakePostRepository, steps: list[str]) -> PostService:
     return PostService(repo, FakeIds(), LIMIT, lambda: NOW, spy_fingerprint)
 
 
-def post(**fields: Any) -> domain.NewPost:
+def post(**fields: Any) -> new_post.NewPost:
     body = {"kind": "article", "title": "新品上架", "body": "今天上新的竹编收纳篮，手工编织。"}
-    return msgspec.convert({**body, **fields}, domain.NewPost)
+    return msgspec.convert({**body, **fields}, new_post.NewPost)
 
 
 async def test_an_accepted_post_is_checked_then_fingerprinted_then_inserted(publisher, steps):

@@ -10,12 +10,11 @@ import pytest
 from services.publishing.domain import (
     DailyQuotaExceeded,
     InvalidPost,
-    NewPost,
-    check_post,
     check_quota,
     quota_resets_at,
     shanghai_day,
 )
+from services.publishing.new_post import NewPost, check_post
 
 NOW = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from services.publishing import domain
+from services.publishing import domain, new_post
 from services.publishing.ports import LivePost
 from services.publishing.service import InteractionService, PostService
 from shared.auth import Principal
@@ -48,9 +48,9 @@ def service(repo: FakePostRepository, clock: Clock) -> PostService:
     return PostService(repo, FakeIds(), 3, clock)
 
 
-def post(body: str = TEXT, **fields: Any) -> domain.NewPost:
+def post(body: str = TEXT, **fields: Any) -> new_post.NewPost:
     return msgspec.convert(
-        {"kind": "article", "title": "新品", "body": body, **fields}, domain.NewPost
+        {"kind": "article", "title": "新品", "body": body, **fields}, new_post.NewPost
     )
 
 
