@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
 import asyncpg
 from aiohttp import web
@@ -100,6 +101,34 @@ def background(name: str, loop: Callable[[web.Application], Awaitable[None]]) ->
             await task
 
     return ctx
+
+
+def every(
+    name: str, interval_s: float, step: Callable[[web.Application], Awaitable[object]]
+) -> CleanupCtx:
+    """Runs `step(app)` and then waits `interval_s`, for the app's lifetime (a background
+    task: a crash is logged and the loop restarts)."""
+
+    async def loop(app: web.Application) -> None:
+        while True:
+            await step(app)
+            await asyncio.sleep(interval_s)
+
+    return background(name, loop)
+
+
+class Runnable(Protocol):
+    async def run(self) -> None: ...
+
+
+def running(name: str, loop_of: Callable[[web.Application], Runnable]) -> CleanupCtx:
+    """Runs the loop `loop_of(app)` gives (a consumer loop, a relay: anything with an async
+    `run()`, made by an earlier cleanup context) for the app's lifetime, in the background."""
+
+    async def loop(app: web.Application) -> None:
+        await loop_of(app).run()
+
+    return background(name, loop)
 
 
 def serve(app: web.Application, host: str, port: int) -> None:

@@ -4,7 +4,6 @@ feed rebuilds, so none of the three queues behind another."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import asyncpg
@@ -58,16 +57,8 @@ def create_app(config: FanoutConfig) -> web.Application:
         yield
         await work_producer.stop()
 
-    def consume(index: int):
-        async def run(app: web.Application) -> None:
-            await app[api.CONSUMERS][index].run()
-
-        return run
-
     async def sync_pull_set(app: web.Application) -> None:
-        while True:
-            await app[api.HANDLERS].store.sync_pull_set()
-            await asyncio.sleep(PULL_SET_SYNC_S)
+        await app[api.HANDLERS].store.sync_pull_set()
 
     app.cleanup_ctx.extend(
         [
@@ -77,10 +68,10 @@ def create_app(config: FanoutConfig) -> web.Application:
             runtime.redis(REDIS, config.common.redis_url, config.common.redis_cluster),
             runtime.kafka_readiness(bootstrap),
             wiring,
-            runtime.background("consumer-events", consume(0)),
-            runtime.background("consumer-work", consume(1)),
-            runtime.background("consumer-rebuilds", consume(2)),
-            runtime.background("pull-set-sync", sync_pull_set),
+            runtime.running("consumer-events", lambda app: app[api.CONSUMERS][0]),
+            runtime.running("consumer-work", lambda app: app[api.CONSUMERS][1]),
+            runtime.running("consumer-rebuilds", lambda app: app[api.CONSUMERS][2]),
+            runtime.every("pull-set-sync", PULL_SET_SYNC_S, sync_pull_set),
         ]
     )
     return app
