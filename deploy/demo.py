@@ -2,7 +2,9 @@
 
 Staff issue an invitation; a seller signs up with it; consumers follow; the seller
 publishes; a consumer's feed is printed once the post has reached it; fans like, view and
-buy; the seller's grouped notifications, its day of stats and the official list end it.
+buy; fans vote on a poll, whose tally shows in a follower's feed; two fans fill a group buy
+(团购), which succeeds; the seller's grouped notifications, a shopper's, the seller's day
+of stats and the official list end it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import secrets
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -74,7 +77,10 @@ async def main() -> None:
                 f"{item['post']['title']} — {item['post']['body']}"
             )
         await engage(api, shop, fans, post)
+        await vote_in_feed(api, shop, fans, batch)
+        buy = await group_buy(api, shop, fans[1:], batch)
         await operator_view(api, shop)
+        await shopper_view(api, fans[1], buy)
 
 
 async def engage(api: WeitaoClient, shop: dict, fans: list[dict], post: dict) -> None:
@@ -112,6 +118,99 @@ async def engage(api: WeitaoClient, shop: dict, fans: list[dict], post: dict) ->
     say(f"{len(fans)} fans liked the post; views and a purchase reported ({reply.status})")
 
 
+async def until(check, what: str, timeout_s: float = 30.0):
+    """The first truthy result of `check()`, polled; exits the demo after `timeout_s`."""
+    started = time.monotonic()
+    while not (found := await check()):
+        if time.monotonic() - started > timeout_s:
+            raise SystemExit(f"[demo] {what} did not happen within {timeout_s:.0f} s")
+        await asyncio.sleep(0.1)
+    return found
+
+
+async def vote_in_feed(api: WeitaoClient, shop: dict, fans: list[dict], batch: str) -> None:
+    """The seller asks a question; every fan votes; the tally shows in a follower's feed."""
+    options = ["龙井", "碧螺春", "白茶"]
+    poll = await api.publish(
+        shop["id"],
+        "下一批上什么茶？",
+        f"投票决定。批次 {batch}",
+        kind="vote",
+        vote={"options": options},
+    )
+    for index, fan in enumerate(fans):
+        await api.call(
+            "publishing",
+            "PUT",
+            f"/v1/posts/{poll['id']}/votes/{fan['id']}",
+            as_=(fan["id"], "user"),
+            json={"option": index % 2},
+        )
+
+    async def tallied() -> dict | None:
+        page = await api.feed(fans[0]["id"])
+        shown = [i["post"]["vote"] for i in page["items"] if i["post"]["id"] == poll["id"]]
+        return shown[0] if shown and shown[0]["total"] == len(fans) else None
+
+    vote = await until(tallied, "the poll's tally in the feed")
+    counts = ", ".join(f"{o} {c}" for o, c in zip(vote["options"], vote["counts"], strict=True))
+    say(f"{len(fans)} fans voted; @{fans[0]['handle']}'s feed shows the tally: {counts}")
+
+
+async def group_buy(api: WeitaoClient, shop: dict, shoppers: list[dict], batch: str) -> dict:
+    """A group buy for two; both shoppers join, which fills it: it succeeds at once."""
+    ends_at = datetime.now(UTC) + timedelta(hours=2)
+    terms = {
+        "item_id": f"longjing-{batch}",
+        "title": "明前龙井 250g 两人团",
+        "price_cents": 9900,
+        "original_price_cents": 16800,
+        "min_participants": 2,
+        "max_participants": 2,
+        "ends_at": ends_at.isoformat(),
+    }
+    buy = await api.publish(
+        shop["id"],
+        "两人成团",
+        f"两人成团，99 元。批次 {batch}",
+        kind="group_buy",
+        group_buy=terms,
+    )
+    for shopper in shoppers:
+        reply = await api.call(
+            "publishing",
+            "PUT",
+            f"/v1/posts/{buy['id']}/group-buy/participants/{shopper['id']}",
+            as_=(shopper["id"], "user"),
+        )
+        reply.expect(204)
+    post = await api.call("publishing", "GET", f"/v1/posts/{buy['id']}", as_=("demo", "service"))
+    state = post.expect(200)["group_buy"]
+    say(
+        f"group buy {buy['id']}: {state['participants']}/{terms['max_participants']} joined, "
+        f"{state['state']}"
+    )
+    return buy
+
+
+async def shopper_view(api: WeitaoClient, shopper: dict, buy: dict) -> None:
+    """A shopper who joined learns the buy succeeded."""
+
+    async def told() -> list[dict] | None:
+        reply = await api.call(
+            "notifications",
+            "GET",
+            f"/v1/users/{shopper['id']}/notifications",
+            as_=(shopper["id"], "user"),
+        )
+        items = (reply.body or {}).get("items", []) if reply.status == 200 else []
+        return [g for g in items if g["post_id"] == buy["id"]] or None
+
+    for group in await until(told, "the shopper's group-buy notification"):
+        names = ", ".join(f"@{a['handle']}" for a in group["sample_accounts"])
+        say(f"@{shopper['handle']}'s notification: {group['kind']} ({names})")
+
+
 async def operator_view(api: WeitaoClient, shop: dict) -> None:
     """What the seller sees: grouped notifications, today's stats, the official list."""
     me = (shop["id"], "user")
@@ -123,9 +222,10 @@ async def operator_view(api: WeitaoClient, shop: dict) -> None:
         stats = await api.call(
             "insights", "GET", f"/v1/accounts/{shop['id']}/stats", as_=me, params={"days": 1}
         )
-        liked = [g for g in (notes.body or {}).get("items", []) if g["kind"] == "liked"]
+        kinds = {g["kind"]: g["count"] for g in (notes.body or {}).get("items", [])}
         day = (stats.body or {}).get("items", [{}])[-1] if stats.status == 200 else {}
-        if liked and liked[0]["count"] == 3 and day.get("purchases"):
+        expected = {"liked": 3, "voted": 3, "group_buy_joined": 2, "group_buy_succeeded": 2}
+        if all(kinds.get(k) == n for k, n in expected.items()) and day.get("purchases"):
             break
         await asyncio.sleep(0.5)
     for group in (notes.body or {}).get("items", []):
