@@ -172,14 +172,13 @@ async def _apply_change(tx: NotificationTransaction, c: Change) -> None:
         return
     active = await tx.counted_in(c.key, c.actor)
     if c.step == "unset":
-        for group_id, weight in active:
-            await _set_weight(tx, group_id, c, weight, 0)
+        for counted_in, weight in active:
+            await _set_weight(tx, counted_in, c, weight, 0)
         return
     if c.step == "set" and active:
         return  # already counted: a re-like, a moved vote, a repeated follow
-    group_id = window_for(await tx.groups_near(c.key, c.at), c.at)
-    if group_id is None:
-        group_id = await tx.new_group(c.key, c.at)
+    found = window_for(await tx.groups_near(c.key, c.at), c.at)
+    group_id = found if found is not None else await tx.new_group(c.key, c.at)
     await _reweigh(tx, group_id, c, c.step)
     if c.comment_id is not None:
         await tx.count_comment(c.comment_id, group_id, c.actor)
