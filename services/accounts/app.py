@@ -37,8 +37,8 @@ def create_app(config: AccountsConfig) -> web.Application:
         )
         yield
 
-    async def relay(app: web.Application) -> None:
-        await OutboxRelay(app[POOL], SCHEMA, config.common.kafka_bootstrap, app[METRICS]).run()
+    def relay(app: web.Application) -> OutboxRelay:
+        return OutboxRelay(app[POOL], SCHEMA, config.common.kafka_bootstrap, app[METRICS])
 
     app.cleanup_ctx.extend(
         [
@@ -48,7 +48,7 @@ def create_app(config: AccountsConfig) -> web.Application:
             runtime.kafka_readiness(config.common.kafka_bootstrap),
             runtime.id_worker(api.IDS, config.common.postgres_dsn),
             store,
-            runtime.background("outbox-relay", relay),
+            runtime.running("outbox-relay", relay),
         ]
     )
     return app
