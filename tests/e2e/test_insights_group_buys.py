@@ -48,8 +48,11 @@ async def test_the_participants_of_a_succeeded_buy_are_its_purchases(api):
 
     day = await eventually(
         lambda: stats(f"/v1/accounts/{shop['id']}/stats"),
-        lambda r: r.status == 200 and r.body["items"][0]["unique_visitors"] == 4
-        and r.body["items"][0]["purchases"] > 0,
+        lambda r: (
+            r.status == 200
+            and r.body["items"][0]["unique_visitors"] == 4
+            and r.body["items"][0]["purchases"] > 0
+        ),
         what="the buy's purchases in the operator's day",
     )
     row = day.body["items"][0]
