@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -29,7 +30,7 @@ def create_app(config: AccountsConfig) -> web.Application:
     )
     app[api.CONFIG] = config
 
-    async def store(app: web.Application):
+    async def store(app: web.Application) -> AsyncIterator[None]:
         app[api.STORE] = AccountStore(app[POOL])
         app[api.FOLLOWS] = FollowStore(app[POOL])
         app[api.SERVICE] = AccountService(

@@ -4,6 +4,7 @@ feed rebuilds, so none of the three queues behind another."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -19,7 +20,7 @@ from shared.web import METRICS, build_app
 
 SCHEMA = "fanout"
 POOL = web.AppKey("fanout_pool", asyncpg.Pool)
-REDIS = web.AppKey("fanout_redis", AnyRedis)
+REDIS: web.AppKey[AnyRedis] = web.AppKey("fanout_redis")
 PULL_SET_SYNC_S = 30.0  # how often the Redis pull set is re-checked against Postgres
 
 
@@ -27,7 +28,7 @@ def create_app(config: FanoutConfig) -> web.Application:
     app = build_app("Weitao fanout", config.common.jwt_secret, api.ROUTES)
     bootstrap = config.common.kafka_bootstrap
 
-    async def wiring(app: web.Application):
+    async def wiring(app: web.Application) -> AsyncIterator[None]:
         store = FanoutStore(app[POOL], app[REDIS], config.feed_cap)
         work_producer = event_producer(bootstrap)
         await start_with_retry(work_producer, "fanout-work")

@@ -3,6 +3,7 @@ post interactions and accounts."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -27,7 +28,7 @@ LOOP = web.AppKey("notifications_consumer", ConsumerLoop)
 def create_app(config: NotificationsConfig) -> web.Application:
     app = build_app("Weitao notifications", config.common.jwt_secret, api.ROUTES)
 
-    async def wiring(app: web.Application):
+    async def wiring(app: web.Application) -> AsyncIterator[None]:
         service = NotificationService(NotificationStore(app[POOL]), NotificationReader(app[POOL]))
         app[api.SERVICE] = service
         handlers = consumer.NotificationHandlers(service)

@@ -3,6 +3,7 @@ the group-buy settler."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -33,7 +34,7 @@ def create_app(config: PublishingConfig) -> web.Application:
     )
     bootstrap = config.common.kafka_bootstrap
 
-    async def store(app: web.Application):
+    async def store(app: web.Application) -> AsyncIterator[None]:
         app[api.STORE] = PostStore(app[POOL])
         app[interaction_api.INTERACTIONS] = InteractionService(
             InteractionStore(app[POOL]), app[api.IDS], utcnow
