@@ -56,7 +56,7 @@ class FollowChanged(Contract):
     user_id: str
     account_id: str
     following: bool
-    source: str  # "api" | "qr"
+    source: str  # "api" | "qr" | "recommendation" | "import" (staff bulk import)
     version: int
     at: str
 
