@@ -90,8 +90,16 @@ def account_key(account_id: int | str) -> str:
 
 
 def post_key(post_id: int | str) -> str:
-    """String: feedread's projection of a post (JSON), or a tombstone once deleted."""
+    """String: feedread's projection of a post (JSON), or a tombstone once deleted; its
+    newest tallies live beside it (post_tally_key: same family, same hash tag)."""
     return f"post:{{p{post_id}}}"
+
+
+def post_tally_key(post_id: int | str) -> str:
+    """Hash: a post's newest tallies (`v` tally_version, `j` JSON), feedread's view, kept
+    apart from the body and merged into it at read time, so a tally that arrives before
+    its post is kept, not lost."""
+    return f"{post_key(post_id)}:tally"
 
 
 def family_of(key: str) -> str:

@@ -17,9 +17,9 @@ from shared.feedstore.keys import (
     family_of,
     following_key,
     post_key,
+    post_tally_key,
     seen_key,
 )
-from shared.feedstore.projection_scripts import APPLY_TALLY, post_tally_key
 from shared.redis_cluster import AnyRedis
 
 # (user id, account id, version, following) of a follow change.
@@ -67,7 +67,7 @@ class FeedReader:
         """Keeps each post's tallies unless a higher version is kept (one pipeline)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for post_id, version, tally, ttl_s in tallies:
-                pipe.eval(APPLY_TALLY, 1, post_tally_key(post_id), version, tally, ttl_s)
+                pipe.eval(scripts.APPLY_TALLY, 1, post_tally_key(post_id), version, tally, ttl_s)
             await pipe.execute()
 
     async def tombstone_post(self, post_id: str, ttl_s: int) -> None:

@@ -124,6 +124,15 @@ redis.call('HSET', KEYS[1], 'v', ARGV[1], 'j', ARGV[2])
 return 1
 """
 
+# feedread: keeps the highest tally_version of a post. ARGV: version, JSON, TTL (s).
+APPLY_TALLY = """
+local current = redis.call('HGET', KEYS[1], 'v')
+if current and tonumber(current) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'j', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
 # feedread, a read: marks the user active (pending a rebuild if they were not), keeps
 # their feeds alive as long as they read (keys.GRANTS), and returns {previous marker,
 # following hash}. KEYS: seen, following, feed keys...; ARGV: seen TTL, feed TTL (s).

@@ -57,6 +57,9 @@ class FakeFeedSource:
             self.pending.add(user_id)
         return Visit(user_id in self.ready, dict(self.following.get(user_id, {})))
 
+    async def knows(self, account_id: int) -> bool:
+        return str(account_id) in self.accounts
+
     async def pull_accounts(self) -> set[str]:
         return set(self.pulled)
 

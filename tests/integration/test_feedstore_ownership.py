@@ -24,10 +24,10 @@ from shared.feedstore.keys import (
     feed_key,
     following_key,
     post_key,
+    post_tally_key,
     seen_key,
     timeline_key,
 )
-from shared.feedstore.projection_scripts import post_tally_key
 from shared.feedstore.reader import FeedReader
 from shared.feedstore.writer import FeedWriter
 from shared.ids import IdGenerator
