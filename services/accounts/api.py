@@ -107,12 +107,12 @@ async def create_account(request: web.Request) -> web.Response:
     require_role(principal(request), "service", "staff")
     new = await read_body(request, domain.NewAccount)
     row = await request.app[SERVICE].create_account(new)
-    return json_response(msgspec.to_builtins(account_of(row)), 201)
+    return json_response(account_of(row), 201)
 
 
 async def get_account(request: web.Request) -> web.Response:
     row = await request.app[STORE].account(path_id(request, "id"))
-    return json_response(msgspec.to_builtins(account_of(row)))
+    return json_response(account_of(row))
 
 
 async def get_account_by_handle(request: web.Request) -> web.Response:
@@ -120,7 +120,7 @@ async def get_account_by_handle(request: web.Request) -> web.Response:
     if not domain.valid_handle(handle):
         raise ApiError(404, "not_found", "account not found")  # no such handle can exist
     row = await request.app[STORE].account_by_handle(handle)
-    return json_response(msgspec.to_builtins(account_of(row)))
+    return json_response(account_of(row))
 
 
 async def create_invitation(request: web.Request) -> web.Response:
@@ -128,7 +128,7 @@ async def create_invitation(request: web.Request) -> web.Response:
     require_role(caller, "staff")
     new = await read_body(request, domain.NewInvitation)
     row = await request.app[SERVICE].create_invitation(new, caller.sub)
-    return json_response(msgspec.to_builtins(invitation_of(row)), 201)
+    return json_response(invitation_of(row), 201)
 
 
 async def suspend(request: web.Request) -> web.Response:

@@ -59,7 +59,7 @@ async def bulk_accounts(request: web.Request) -> web.Response:
     result = BulkAccountsResult(
         created=[account_of(r) for r in outcome.created], refused=refusals(outcome.refused)
     )
-    return json_response(msgspec.to_builtins(result), 201)
+    return json_response(result, 201)
 
 
 async def bulk_follows(request: web.Request) -> web.Response:
@@ -74,7 +74,7 @@ async def bulk_follows(request: web.Request) -> web.Response:
         pairs.append((user_id, account_id))
     outcome = await request.app[SERVICE].change_follows(pairs, body.action == "follow", "import")
     result = BulkFollowsResult(changed=outcome.changed, refused=refusals(outcome.refused))
-    return json_response(msgspec.to_builtins(result))
+    return json_response(result)
 
 
 ROUTES = (

@@ -80,7 +80,7 @@ async def following(request: web.Request) -> web.Response:
     limit, after = keyed_page_query(request.query)
     rows = await request.app[FOLLOWS].following(user_id, limit, after)
     page = AccountPage(**keyed_page(rows, limit, "seq", account_of))
-    return json_response(msgspec.to_builtins(page))
+    return json_response(page)
 
 
 async def followers(request: web.Request) -> web.Response:
@@ -89,7 +89,7 @@ async def followers(request: web.Request) -> web.Response:
     limit, after = keyed_page_query(request.query)
     rows = await request.app[FOLLOWS].followers(account_id, limit, after)
     page = AccountPage(**keyed_page(rows, limit, "seq", account_of))
-    return json_response(msgspec.to_builtins(page))
+    return json_response(page)
 
 
 # ---------------------------------------------------------------- QR follow
@@ -107,7 +107,7 @@ async def _follow_token(request: web.Request) -> tuple[str, str, int]:
 async def follow_token(request: web.Request) -> web.Response:
     token, url, expires = await _follow_token(request)
     expires_at = rfc3339(from_epoch_ms(expires * 1000))
-    return json_response(msgspec.to_builtins(FollowToken(token, url, expires_at)))
+    return json_response(FollowToken(token, url, expires_at))
 
 
 async def qr_svg(request: web.Request) -> web.Response:

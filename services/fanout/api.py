@@ -30,7 +30,7 @@ async def rebuild_feed(request: web.Request) -> web.Response:
     require_role(principal(request), "staff", "service")
     user_id = path_id(request, "user_id")
     size = await request.app[HANDLERS].fanout.rebuild(user_id)
-    return json_response(msgspec.to_builtins(RebuildDone(user_id=str(user_id), entries=size)), 202)
+    return json_response(RebuildDone(user_id=str(user_id), entries=size), 202)
 
 
 async def stats(request: web.Request) -> web.Response:
@@ -42,7 +42,7 @@ async def stats(request: web.Request) -> web.Response:
         pull_threshold=fanout.pull_threshold,
         chunk_size=fanout.chunk_size,
     )
-    return json_response(msgspec.to_builtins(stats))
+    return json_response(stats)
 
 
 ROUTES = (

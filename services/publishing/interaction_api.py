@@ -66,14 +66,14 @@ async def add_comment(request: web.Request) -> web.Response:
     post_id = path_id(request, "id")
     new = await read_body(request, new_post.NewComment)
     row = await request.app[INTERACTIONS].comment(post_id, author, new.text)
-    return json_response(msgspec.to_builtins(comment_of(row)), 201)
+    return json_response(comment_of(row), 201)
 
 
 async def list_comments(request: web.Request) -> web.Response:
     limit, after = keyed_page_query(request.query)
     rows = await request.app[INTERACTIONS].comments(path_id(request, "id"), limit, after)
     page = CommentPage(**keyed_page(rows, limit, "id", comment_of))
-    return json_response(msgspec.to_builtins(page))
+    return json_response(page)
 
 
 async def delete_comment(request: web.Request) -> web.Response:
