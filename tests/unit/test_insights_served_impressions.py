@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from aiokafka.errors import KafkaConnectionError
+from aiokafka.partitioner import DefaultPartitioner
 
 from services.feedread import impressions
 from services.feedread.impressions import ServedImpressions
@@ -21,10 +22,29 @@ class Item:
     post: dict[str, Any]
 
 
+class FakeBatch:
+    """aiokafka's BatchBuilder: appends until `room` records, then says it is full."""
+
+    def __init__(self, room: int) -> None:
+        self.records: list[tuple[bytes, bytes]] = []
+        self.room = room
+
+    def append(self, *, key: bytes, value: bytes, timestamp: float | None) -> object | None:
+        if len(self.records) >= self.room:
+            return None
+        self.records.append((key, value))
+        return object()
+
+
 class FakeProducer:
-    def __init__(self, failures: int = 0) -> None:
+    """What ServedImpressions uses of AIOKafkaProducer: record batches per partition."""
+
+    def __init__(self, failures: int = 0, partitions: int = 3, batch_room: int = 1000) -> None:
         self.sent: list[tuple[str, bytes, bytes]] = []
+        self.partition_of_key: dict[bytes, set[int]] = {}
         self.failures = failures
+        self.partitions = partitions
+        self.batch_room = batch_room
         self.running = False
 
     async def start(self) -> None:
@@ -33,11 +53,19 @@ class FakeProducer:
     async def stop(self) -> None:
         self.running = False
 
-    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future:
+    async def partitions_for(self, topic: str) -> set[int]:
+        return set(range(self.partitions))
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch(self.batch_room)
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> asyncio.Future:
         if self.failures:
             self.failures -= 1
             raise KafkaConnectionError()
-        self.sent.append((topic, value, key))
+        for key, value in batch.records:
+            self.sent.append((topic, value, key))
+            self.partition_of_key.setdefault(key, set()).add(partition)
         done: asyncio.Future = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
@@ -104,3 +132,16 @@ async def test_the_background_task_sends_what_reads_recorded():
     await asyncio.gather(task, return_exceptions=True)
     assert len(producer.sent) == 4
     assert not producer.running  # stopped with the task
+
+
+async def test_each_account_keeps_the_partition_per_message_send_would_give_it():
+    producer = FakeProducer(partitions=3, batch_room=2)  # full batches go out mid-flush
+    served = ServedImpressions(producer)  # type: ignore[arg-type]
+    for account in ("1", "22", "333", "4444"):
+        served.record(7, items(5, account))
+    assert await served.flush()
+    assert len(producer.sent) == 20
+    default = DefaultPartitioner()
+    assert producer.partition_of_key == {
+        key: {default(key, [0, 1, 2], [0, 1, 2])} for key in (b"1", b"22", b"333", b"4444")
+    }
