@@ -44,8 +44,9 @@ GRANTS: dict[tuple[str, str], str] = {
 PULL_ACCOUNTS = "fanout:pull-accounts"
 
 # A user's feed keys expire this long after their activity marker (seen_key): feedread
-# sets that on every read, fanout on every write, so an inactive user's keys all go
-# together and a feed never outlives by much the marker that says it is complete.
+# sets both on a read (once the marker has aged reader.TOUCH_REFRESH_S), fanout on every
+# write, so an inactive user's keys all go together and a feed never outlives by much the
+# marker that says it is complete.
 FEED_OUTLIVES_SEEN_S = 3600
 
 # Values of the activity marker (see seen_key).

@@ -22,6 +22,10 @@ from shared.feedstore.keys import (
 )
 from shared.redis_cluster import AnyRedis
 
+# A read moves the marker's and the feeds' expiries once the marker has aged this much:
+# a user's marker may so expire this much before `active_ttl_s` after their last read.
+TOUCH_REFRESH_S = 300
+
 # (user id, account id, version, following) of a follow change.
 FollowVersion = tuple[str, str, int, bool]
 # (account id, version, JSON summary) of an account change.
@@ -78,11 +82,16 @@ class FeedReader:
 
     async def touch(self, user_id: int, active_ttl_s: int) -> tuple[bytes | None, dict[str, int]]:
         """Marks the user active for `active_ttl_s` (pending a rebuild if they were not),
-        keeps their feeds alive a margin longer; returns the marker it found and what the
-        user follows (account id -> signed version)."""
+        keeps their feeds alive a margin longer (both moved every TOUCH_REFRESH_S); returns
+        the marker it found and what the user follows (account id -> signed version)."""
         keys = [seen_key(user_id), following_key(user_id), *all_feed_keys(user_id)]
         state, flat = await self.redis.eval(
-            scripts.TOUCH, len(keys), *keys, active_ttl_s, active_ttl_s + FEED_OUTLIVES_SEEN_S
+            scripts.TOUCH,
+            len(keys),
+            *keys,
+            active_ttl_s,
+            active_ttl_s + FEED_OUTLIVES_SEEN_S,
+            TOUCH_REFRESH_S,
         )
         following = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
         return state, following

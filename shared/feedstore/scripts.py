@@ -135,14 +135,22 @@ return 1
 
 # feedread, a read: marks the user active (pending a rebuild if they were not), keeps
 # their feeds alive as long as they read (keys.GRANTS), and returns {previous marker,
-# following hash}. KEYS: seen, following, feed keys...; ARGV: seen TTL, feed TTL (s).
+# following hash}. Expiries move only once the marker has aged by ARGV[3] s: both are
+# set together, so the feeds still outlive the marker by their margin, and a busy reader
+# does not rewrite a dozen expiries per page. KEYS: seen, following, feed keys...;
+# ARGV: seen TTL, feed TTL, refresh interval (s).
 TOUCH = f"""
 local state = redis.call('GET', KEYS[1])
-if state then
+local refresh = true
+if not state then
+  redis.call('SET', KEYS[1], '{SEEN_PENDING.decode()}', 'EX', ARGV[1])
+elseif redis.call('TTL', KEYS[1]) < tonumber(ARGV[1]) - tonumber(ARGV[3]) then
   redis.call('EXPIRE', KEYS[1], ARGV[1])
 else
-  redis.call('SET', KEYS[1], '{SEEN_PENDING.decode()}', 'EX', ARGV[1])
+  refresh = false
 end
-for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+if refresh then
+  for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+end
 return {{state or false, redis.call('HGETALL', KEYS[2])}}
 """
