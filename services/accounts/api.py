@@ -17,6 +17,7 @@ from services.accounts.follow_store import FollowStore
 from services.accounts.ports import AccountRow
 from services.accounts.service import AccountService
 from services.accounts.store import AccountStore
+from shared.accounts import AccountView
 from shared.auth import require_role
 from shared.errors import ApiError, DomainError
 from shared.ids import IdGenerator
@@ -54,13 +55,9 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
 }
 
 
-class Account(msgspec.Struct):
-    id: str
-    handle: str
-    kind: str
-    display_name: str
-    category: str | None
-    status: str
+class Account(AccountView):
+    """An account with its counters, as accounts serves it."""
+
     followers_count: int
     following_count: int
     created_at: str

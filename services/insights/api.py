@@ -11,6 +11,7 @@ from aiohttp import web
 
 from services.insights import domain
 from services.insights.service import Reads
+from shared.accounts import AccountView
 from shared.errors import DomainError, validation_error
 from shared.ids import parse_decimal, parse_id
 from shared.pagination import decode_cursor, page, parse_limit
@@ -78,15 +79,6 @@ class PostStats(msgspec.Struct):
     likes: int
     comments: int
     votes: int
-
-
-class AccountView(msgspec.Struct):
-    id: str
-    handle: str
-    kind: str
-    display_name: str
-    category: str | None
-    status: str
 
 
 class Component(msgspec.Struct):
