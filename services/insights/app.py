@@ -5,6 +5,7 @@ official ranking (incremental, every second) and Swing's related accounts."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -27,7 +28,7 @@ from shared.web import METRICS, build_app
 
 SCHEMA = "insights"
 POOL = web.AppKey("insights_pool", asyncpg.Pool)
-REDIS = web.AppKey("insights_redis", AnyRedis)
+REDIS: web.AppKey[AnyRedis] = web.AppKey("insights_redis")
 LOOP = web.AppKey("insights_consumer", ConsumerLoop)
 OFFICIAL = web.AppKey("insights_official", OfficialRanking)
 ASSOCIATED = web.AppKey("insights_associated", Associated)
@@ -41,7 +42,7 @@ def create_app(config: InsightsConfig) -> web.Application:
     app = build_app("Weitao insights", config.common.jwt_secret, api.ROUTES, api.ERROR_STATUSES)
     bootstrap = config.common.kafka_bootstrap
 
-    async def wiring(app: web.Application):
+    async def wiring(app: web.Application) -> AsyncIterator[None]:
         pool, redis = app[POOL], app[REDIS]
         app[OFFICIAL] = OfficialRanking(pool, redis, config.official_days)
         app[ASSOCIATED] = Associated(pool, redis, config.swing_days)
@@ -57,13 +58,8 @@ def create_app(config: InsightsConfig) -> web.Application:
         )
         yield
 
-    async def consume(app: web.Application) -> None:
-        await app[LOOP].run()
-
     async def refresh_official(app: web.Application) -> None:
-        while True:
-            await app[OFFICIAL].refresh(shanghai_day(utcnow()))
-            await asyncio.sleep(config.official_refresh_s)
+        await app[OFFICIAL].refresh(shanghai_day(utcnow()))
 
     async def judge_followers(app: web.Application) -> None:
         while True:
@@ -74,9 +70,7 @@ def create_app(config: InsightsConfig) -> web.Application:
         await seen_events.forget_forever(app[POOL])
 
     async def refresh_swing(app: web.Application) -> None:
-        while True:
-            await app[ASSOCIATED].refresh(utcnow())
-            await asyncio.sleep(config.swing_refresh_s)
+        await app[ASSOCIATED].refresh(utcnow())
 
     app.cleanup_ctx.extend(
         [
@@ -86,9 +80,9 @@ def create_app(config: InsightsConfig) -> web.Application:
             runtime.redis(REDIS, config.common.redis_url, config.common.redis_cluster),
             runtime.kafka_readiness(bootstrap),
             wiring,
-            runtime.background("consumer", consume),
-            runtime.background("official-refresh", refresh_official),
-            runtime.background("swing-refresh", refresh_swing),
+            runtime.running("consumer", lambda app: app[LOOP]),
+            runtime.every("official-refresh", config.official_refresh_s, refresh_official),
+            runtime.every("swing-refresh", config.swing_refresh_s, refresh_swing),
             runtime.background("fake-follower-judge", judge_followers),
             runtime.background("event-id-expiry", forget_old_event_ids),
         ]

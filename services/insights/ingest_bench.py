@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -35,7 +36,7 @@ ACTIONS = ("impression", "impression", "impression", "view", "view", "click", "f
 class ScratchLoop(ConsumerLoop):
     """Insights' loop reading one scratch topic."""
 
-    def __init__(self, topic: str, *args: object, **kwargs: object) -> None:
+    def __init__(self, topic: str, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.scratch_topic = topic
 

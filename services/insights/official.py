@@ -100,7 +100,7 @@ def components_of(row: dict[str, Any] | None) -> dict[str, list[float]]:
 class OfficialRanking:
     def __init__(self, pool: asyncpg.Pool, redis: AnyRedis, window_days: int) -> None:
         self.pool = pool
-        self.redis = redis
+        self.redis: Any = redis  # redis-py's stubs type EVAL's arguments as str only
         self.window_days = window_days
         self._day: date | None = None
 

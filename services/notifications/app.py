@@ -41,9 +41,6 @@ def create_app(config: NotificationsConfig) -> web.Application:
         )
         yield
 
-    async def consume(app: web.Application) -> None:
-        await app[LOOP].run()
-
     async def forget_old_event_ids(app: web.Application) -> None:
         await seen_events.forget_forever(app[POOL])
 
@@ -54,7 +51,7 @@ def create_app(config: NotificationsConfig) -> web.Application:
             ),
             runtime.kafka_readiness(config.common.kafka_bootstrap),
             wiring,
-            runtime.background("consumer", consume),
+            runtime.running("consumer", lambda app: app[LOOP]),
             runtime.background("event-id-expiry", forget_old_event_ids),
         ]
     )

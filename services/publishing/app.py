@@ -45,15 +45,15 @@ def create_app(config: PublishingConfig) -> web.Application:
         )
         yield
 
-    async def relay(app: web.Application) -> None:
-        await OutboxRelay(app[POOL], SCHEMA, bootstrap, app[METRICS]).run()
+    def relay(app: web.Application) -> OutboxRelay:
+        return OutboxRelay(app[POOL], SCHEMA, bootstrap, app[METRICS])
+
+    def consumer_loop(app: web.Application) -> ConsumerLoop:
+        handlers = consumer.handlers(app[api.SERVICE])
+        return ConsumerLoop(bootstrap, consumer.GROUP, handlers, app[METRICS])
 
     async def settle_group_buys(app: web.Application) -> None:
         await app[group_buy_api.GROUP_BUYS].run_settler()
-
-    async def consume(app: web.Application) -> None:
-        handlers = consumer.handlers(app[api.SERVICE])
-        await ConsumerLoop(bootstrap, consumer.GROUP, handlers, app[METRICS]).run()
 
     app.cleanup_ctx.extend(
         [
@@ -63,8 +63,8 @@ def create_app(config: PublishingConfig) -> web.Application:
             runtime.kafka_readiness(bootstrap),
             runtime.id_worker(api.IDS, config.common.postgres_dsn),
             store,
-            runtime.background("outbox-relay", relay),
-            runtime.background("consumer", consume),
+            runtime.running("outbox-relay", relay),
+            runtime.running("consumer", consumer_loop),
             runtime.background("group-buy-settler", settle_group_buys),
         ]
     )
