@@ -4,6 +4,7 @@ shared.feedstore's reader API. Here: decoding, versions, expiries and short cach
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
@@ -52,7 +53,7 @@ class FeedStore:
         self._accounts: BriefCache[Encoded] = BriefCache(CACHED_ACCOUNTS)
         self._known: set[int] = set()
         self._pulled_timelines: tuple[set[str], set[str]] = (set(), set())
-        self._heads: BriefCache[list[tuple[bytes, float]]] = BriefCache(CACHED_HEADS)
+        self._heads: BriefCache[list[tuple[bytes, int]]] = BriefCache(CACHED_HEADS)
 
     # ------------------------------------------------------------ projections
 
@@ -132,7 +133,7 @@ class FeedStore:
 
     async def _ranges(
         self, keys: list[str], top: int | str, floor: int, count: int
-    ) -> list[list[tuple[bytes, float]]]:
+    ) -> list[list[tuple[bytes, int]]]:
         """keyspace.ranges, but the heads of pulled accounts' timelines (read by each of
         their many followers' pages) come from a brief cache: a first page may miss a post
         of the last CACHE_TTL_S; deeper pages read after their cursor afresh."""
@@ -159,7 +160,7 @@ class FeedStore:
 
     async def _fetch_heads(
         self, cache_ids: list[str], floor: int, count: int
-    ) -> list[list[tuple[bytes, float]] | None]:
+    ) -> Sequence[list[tuple[bytes, int]] | None]:
         keys = [cache_id.split(":", 1)[1] for cache_id in cache_ids]
         return await self.keyspace.ranges(keys, "+inf", floor, count)
 
@@ -210,33 +211,70 @@ V = TypeVar("V")
 
 class BriefCache(Generic[V]):
     """Values by id kept CACHE_TTL_S after they were read, fetched in one call when absent
-    or stale; a None (unknown) is not kept. Past `bound` entries the stale ones go."""
+    or stale; a None (unknown) is not kept. Past `bound` entries the stale ones go.
+    Reads of ids being fetched wait for that fetch: when a value goes stale, every page in
+    flight wants it at once, and one fetch serves them all."""
 
     def __init__(self, bound: int) -> None:
         self.bound = bound
         self._kept: dict[str, tuple[float, V]] = {}
+        self._fetching: dict[str, asyncio.Future[dict[str, V | None]]] = {}
 
     async def get_many(
-        self, ids: Iterable[str], fetch: Callable[[list[str]], Awaitable[list[V | None]]]
+        self, ids: Iterable[str], fetch: Callable[[list[str]], Awaitable[Sequence[V | None]]]
     ) -> dict[str, V | None]:
-        """Each id's value, fetching (in one call) those not kept or kept too long."""
+        """Each id's value, fetching (in one call) those not kept, kept too long, or not
+        being fetched already."""
         now = time.monotonic()
         found: dict[str, V | None] = {}
-        missing = []
-        for key in ids:
+        waiting: list[str] = []
+        missing: list[str] = []
+        for key in dict.fromkeys(ids):
             kept = self._kept.get(key)
             if kept is not None and now - kept[0] <= CACHE_TTL_S:
                 found[key] = kept[1]
-            elif key not in found:
-                missing.append(key)
+            else:
+                waiting.append(key)
+                if key not in self._fetching:
+                    missing.append(key)
         if missing:
-            for key, value in zip(missing, await fetch(missing), strict=True):
-                found[key] = value
-                if value is not None:
-                    self._kept[key] = (now, value)
-            if len(self._kept) > self.bound:
-                self._kept = {k: v for k, v in self._kept.items() if now - v[0] <= CACHE_TTL_S}
+            task = asyncio.ensure_future(self._fetch(missing, fetch, now))
+            task.add_done_callback(_retrieve_exception)
+            for key in missing:
+                self._fetching[key] = task
+        if waiting:
+            fetches = {id(f): f for f in (self._fetching[key] for key in waiting)}
+            # Shielded: a reader that goes away does not cancel what others wait for.
+            fetched: dict[str, V | None] = {}
+            for values in await asyncio.gather(*map(asyncio.shield, fetches.values())):
+                fetched.update(values)
+            for key in waiting:
+                found[key] = fetched[key]
         return found
+
+    async def _fetch(
+        self,
+        keys: list[str],
+        fetch: Callable[[list[str]], Awaitable[Sequence[V | None]]],
+        now: float,
+    ) -> dict[str, V | None]:
+        try:
+            fetched = dict(zip(keys, await fetch(keys), strict=True))
+        finally:
+            for key in keys:
+                del self._fetching[key]
+        for key, value in fetched.items():
+            if value is not None:
+                self._kept[key] = (now, value)
+        if len(self._kept) > self.bound:
+            self._kept = {k: v for k, v in self._kept.items() if now - v[0] <= CACHE_TTL_S}
+        return fetched
+
+
+def _retrieve_exception(task: asyncio.Future) -> None:
+    """Marks a failed fetch's exception seen when no reader is left to receive it."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _summary(event: AccountChanged) -> dict[str, Any]:
