@@ -61,6 +61,7 @@ def _handed_back(exc: Exception) -> bool:
 
 
 def channel(schema: str) -> str:
+    """The Postgres NOTIFY channel on which a service's outbox wakes its relay."""
     return f"weitao_outbox_{schema}"
 
 

@@ -44,6 +44,7 @@ class ProjectionSignal:
         self._changed = asyncio.Event()
 
     def notify(self) -> None:
+        """Wakes every current waiter (account events were just applied)."""
         self._changed.set()
         self._changed = asyncio.Event()
 

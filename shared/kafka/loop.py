@@ -198,7 +198,8 @@ class _AbandonRevokedWork(ConsumerRebalanceListener):
         self._loop = loop
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Cancels the runs of partitions taken away, committing nothing for them."""
         await self._loop._abandon(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        pass
+        """Nothing to do: a new partition is read from its last commit."""
