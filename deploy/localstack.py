@@ -1,4 +1,4 @@
-"""The local stack without Docker: Kafka (KRaft), Postgres, Redis and the five services.
+"""The local stack without Docker: Kafka (KRaft), Postgres, Redis and the six services.
 
     python deploy/localstack.py up        install what is missing, start everything (idempotent)
     python deploy/localstack.py infra     only Kafka, Postgres and Redis (+ topics)
@@ -15,6 +15,7 @@ Ports and URLs come from the same settings the services read (shared/config.py).
 
 from __future__ import annotations
 
+import argparse
 import base64
 import os
 import shutil
@@ -554,8 +555,31 @@ STOPPERS = {
 
 
 def main(argv: list[str]) -> None:
-    command = argv[0] if argv else "up"
-    target = argv[1] if len(argv) > 1 else None
+    parser = argparse.ArgumentParser(
+        prog="python deploy/localstack.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="up",
+        choices=(
+            "up",
+            "infra",
+            "services",
+            "down",
+            "cluster",
+            "stop",
+            "start",
+            "kill",
+            "status",
+            "urls",
+        ),
+    )
+    parser.add_argument("target", nargs="?", help="for stop, start and kill: what to act on")
+    args = parser.parse_args(argv)
+    command, target = args.command, args.target
     if command == "up":
         up_infra()
         start_services()

@@ -7,9 +7,9 @@ into a scratch schema. Both are dropped afterwards."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import random
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -136,4 +136,6 @@ async def main(events: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000))
+    parser = argparse.ArgumentParser(prog="python -m services.insights.ingest_bench")
+    parser.add_argument("events", type=int, nargs="?", default=20_000, help="events to ingest")
+    asyncio.run(main(parser.parse_args().events))
