@@ -15,6 +15,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from services.feedread import impressions
 from services.feedread.impressions import ServedImpressions
 from shared.events import Envelope, decode
+from shared.timeutil import from_epoch_ms, rfc3339
 
 
 @dataclass
@@ -145,3 +146,14 @@ async def test_each_account_keeps_the_partition_per_message_send_would_give_it()
     assert producer.partition_of_key == {
         key: {default(key, [0, 1, 2], [0, 1, 2])} for key in (b"1", b"22", b"333", b"4444")
     }
+
+
+async def test_the_served_time_is_written_as_timeutil_writes_it(monkeypatch):
+    moment = 1_795_000_000.042  # 2026-11-18T...:40.042Z
+    monkeypatch.setattr(impressions.time, "time", lambda: moment)
+    producer = FakeProducer()
+    served = ServedImpressions(producer)  # type: ignore[arg-type]
+    served.record(7, items(1))
+    assert await served.flush()
+    event = decode(Envelope.decode(producer.sent[0][1]))
+    assert event.at == rfc3339(from_epoch_ms(1_795_000_000_042))
