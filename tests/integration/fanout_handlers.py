@@ -19,6 +19,7 @@ from shared.feedstore.keys import PULL_ACCOUNTS, SEEN_READY, feed_key, seen_key
 from shared.feedstore.packed import read_feed
 from shared.ids import IdGenerator
 from shared.redis_cluster import AnyRedis
+from tests.events import seller_changed
 
 ids = IdGenerator(worker=1009)
 BASE_MS = 1_800_000_000_000
@@ -98,17 +99,7 @@ def follow(user: int, account: int, following: bool, version: int) -> FollowChan
 
 
 def account_event(account: int, status: str, change: str, version: int) -> AccountChanged:
-    return AccountChanged(
-        account_id=str(account),
-        handle=f"h{account}",
-        kind="seller",
-        display_name="店",
-        category="beauty",
-        status=status,
-        created_at="2026-11-25T00:00:00.000Z",
-        change=change,
-        version=version,
-    )
+    return seller_changed(account, status, version, change=change)
 
 
 async def shop_with_posts(handlers: FanoutHandlers, count: int) -> tuple[int, list[bytes]]:

@@ -20,6 +20,7 @@ from shared.feedstore.packed import read_feed
 from shared.ids import IdGenerator
 from shared.redis_cluster import AnyRedis, connect, is_cluster
 from tests.conftest import ROOT
+from tests.events import seller_changed
 from tests.fakes.feedread import FakeEngagementLedger, FakeEventSender
 
 ids = IdGenerator(worker=1002)
@@ -44,17 +45,7 @@ async def feed_redis(request, stack) -> AsyncIterator[AnyRedis]:
 
 
 def account_event(account_id: int, status: str = "active") -> AccountChanged:
-    return AccountChanged(
-        account_id=str(account_id),
-        handle=f"h{account_id}",
-        kind="seller",
-        display_name="店",
-        category="beauty",
-        status=status,
-        created_at="2026-11-25T00:00:00.000Z",
-        change="created",
-        version=1,
-    )
+    return seller_changed(account_id, status, change="created")
 
 
 def post_event(account_id: int, post_id: int, ms: int, category: str = "beauty"):

@@ -13,6 +13,7 @@ from shared.events import (
     PostDeleted,
     PostPublished,
 )
+from tests.events import seller_changed
 from tests.fakes.fanout import FakeFeedWrites, FakeFollowProjection, FakeWorkTopic, Outage
 
 SHOP = 10
@@ -53,17 +54,7 @@ def follow(user: int, following: bool, version: int) -> FollowChanged:
 
 
 def account(status: str, change: str, version: int) -> AccountChanged:
-    return AccountChanged(
-        account_id=str(SHOP),
-        handle="shop",
-        kind="seller",
-        display_name="店",
-        category="beauty",
-        status=status,
-        created_at="2026-11-25T00:00:00.000Z",
-        change=change,
-        version=version,
-    )
+    return seller_changed(SHOP, status, version, change=change)
 
 
 def published(post_id: int, ms: int) -> PostPublished:

@@ -23,6 +23,7 @@ from shared.events import (
 )
 from shared.ids import id_time_ms
 from shared.kafka import Identified
+from tests.events import seller_changed
 from tests.unit.fakes_insights import FakeInsights, FakeRelations
 
 SHOP, FAN, OTHER_FAN, POST = 7_000_000_001, 7_000_000_002, 7_000_000_003, 7_000_000_009
@@ -37,8 +38,8 @@ def engagement(action: str, user: int = FAN, **extra) -> EngagementRecorded:
 
 
 def account(account_id: int, status: str = "active", version: int = 1) -> AccountChanged:
-    return AccountChanged(
-        str(account_id), f"a{account_id}", "seller", "店", "home", status, AT, "created", version
+    return seller_changed(
+        account_id, status, version, change="created", category="home", created_at=AT
     )
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from services.publishing import domain, new_post, similarity
 from services.publishing.service import PostService
-from shared.events import AccountChanged
+from tests.events import seller_changed
 from tests.unit.fakes_publishing import FakeIds, FakePostRepository
 
 NOW = datetime(2031, 3, 1, 4, 0, tzinfo=UTC)
@@ -98,16 +98,13 @@ async def test_a_burst_of_one_account_fingerprints_only_the_posts_it_accepts(pub
 
 
 def change(status: str, version: int, minutes: int) -> domain.AccountChange:
-    event = AccountChanged(
-        account_id=str(SHOP),
-        handle="shop",
-        kind="seller",
-        display_name="店",
-        category="home",
-        status=status,
-        created_at="2031-03-01T00:00:00.000Z",
+    event = seller_changed(
+        SHOP,
+        status,
+        version,
         change=status,
-        version=version,
+        category="home",
+        created_at="2031-03-01T00:00:00.000Z",
     )
     return domain.AccountChange(event, NOW + timedelta(minutes=minutes))
 

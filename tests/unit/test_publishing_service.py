@@ -14,6 +14,7 @@ from services.publishing.ports import LivePost
 from services.publishing.service import InteractionService, PostService
 from shared.auth import Principal
 from shared.events import AccountChanged
+from tests.events import seller_changed
 from tests.unit.fakes_publishing import FakeIds, FakeInteractions, FakePostRepository
 
 SHOP, OTHER_SHOP, FAN = 1, 2, 3
@@ -136,16 +137,13 @@ async def test_only_the_author_a_service_or_staff_delete_a_post(service, repo):
 
 
 def account_changed(status: str, version: int, at: datetime) -> AccountChanged:
-    return AccountChanged(
-        account_id=str(SHOP),
-        handle="shop",
-        kind="seller",
-        display_name="店",
-        category="home",
-        status=status,
-        created_at="2031-01-01T00:00:00.000Z",
+    return seller_changed(
+        SHOP,
+        status,
+        version,
         change=status,
-        version=version,
+        category="home",
+        created_at="2031-01-01T00:00:00.000Z",
         changed_at=at.isoformat(),
     )
 
