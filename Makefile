@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 	@$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
-## Bring up Kafka, Postgres, Redis and the five services, then walk through the API.
+## Bring up Kafka, Postgres, Redis and the six services, then walk through the API.
 run: venv
 	@$(STACK) up
 	@$(PY) deploy/demo.py
