@@ -44,11 +44,26 @@ class Position:
 
 
 @dataclass(frozen=True)
+class ReadAhead:
+    """A read of one source asked for with the touch, in its round trip: the user's own
+    feed, read before the touch says whether it is materialized (FeedSource.read_after's
+    arguments for that key)."""
+
+    key: str
+    after: Position | None
+    count: int
+    floor: int
+
+
+@dataclass(frozen=True)
 class Visit:
     """What a read learns as it marks the user active."""
 
     ready: bool  # the feed is materialized (else it is merged from timelines)
     following: dict[str, int]  # account id -> the follow's version, negative: unfollowed
+    # The read asked for ahead and its (score, member) entries, as read_after gives them
+    # (None: not read ahead, or read_after must read that key again).
+    ahead: tuple[ReadAhead, list[tuple[int, bytes]]] | None = None
 
     def followed(self) -> list[str]:
         """The accounts followed now, in id order."""

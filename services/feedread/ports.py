@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, Protocol
 
-from services.feedread.domain import Position, Visit
+from services.feedread.domain import Position, ReadAhead, Visit
 from services.feedread.merge import Entry
 from shared.events import Contract
 
@@ -15,8 +15,9 @@ from shared.events import Contract
 class FeedSource(Protocol):
     """Feeds, timelines and feedread's projections of posts, accounts and follows."""
 
-    async def touch(self, user_id: int) -> Visit:
-        """Marks the user active (pending a rebuild if they were not); what it found."""
+    async def touch(self, user_id: int, ahead: ReadAhead | None = None) -> Visit:
+        """Marks the user active (pending a rebuild if they were not); what it found, and
+        what read_after would give for `ahead` (Visit.ahead), read in the same trip."""
         ...
 
     async def knows(self, account_id: int) -> bool:

@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from services.feedread.bodies import Encoded, ServedPost, served_account, served_post, tally_json
-from services.feedread.domain import Position, Visit, comes_after, post_ttl_s
+from services.feedread.domain import Position, ReadAhead, Visit, comes_after, post_ttl_s
 from services.feedread.merge import Entry
 from shared.events import (
     AccountChanged,
@@ -100,21 +100,27 @@ class FeedStore:
 
     # ------------------------------------------------------------ reads of a page
 
-    async def touch(self, user_id: int) -> Visit:
+    async def touch(self, user_id: int, ahead: ReadAhead | None = None) -> Visit:
         """Marks the user active (pending a rebuild if they were not), keeps their feeds
-        alive, and returns whether the feed was materialized and what they follow."""
-        state, following = await self.keyspace.touch(user_id, self.active_ttl_s)
-        return Visit(state == SEEN_READY, following)
+        alive, and returns whether the feed was materialized and what they follow; with
+        `ahead`, also what read_after would give for its key, in the same round trip."""
+        also = None
+        if ahead is not None:
+            top, extra = _window(ahead.after)
+            also = (ahead.key, top, ahead.floor, ahead.count + extra)
+        state, following, raw = await self.keyspace.touch(user_id, self.active_ttl_s, also)
+        read = None
+        if ahead is not None and raw is not None:
+            kept, short = _kept_after(raw, ahead.after, ahead.count, extra)
+            read = None if short else (ahead, kept)
+        return Visit(state == SEEN_READY, following, read)
 
     async def read_after(
         self, keys: Sequence[str], after: Position | None, count: int, floor: int
     ) -> list[list[Entry]]:
         """For each key, its first `count` entries strictly after `after` (by score and
         member, like a cursor: never by offset) with a score of at least `floor`."""
-        top: int | str = after.score if after else "+inf"
-        # Entries sharing the position's score but not after it come first: read a few more
-        # than `count`, and more again for a key where even those were not enough.
-        extra = TIE_MARGIN if after else 0
+        top, extra = _window(after)
         found: list[list[Entry]] = [[] for _ in keys]
         pending = list(range(len(keys)))
         while pending:
@@ -123,11 +129,9 @@ class FeedStore:
             )
             short = []
             for index, raw in zip(pending, results, strict=True):
-                after_it = raw if after is None else [e for e in raw if comes_after(*e, after)]
-                kept = [(int(s), m) for m, s in after_it[:count]]
-                if len(kept) < count and len(raw) == count + extra:
+                found[index], too_short = _kept_after(raw, after, count, extra)
+                if too_short:
                     short.append(index)
-                found[index] = kept
             pending, extra = short, extra * 4
         return found
 
@@ -204,6 +208,22 @@ class FeedStore:
 
     async def _fetch_accounts(self, account_ids: list[str]) -> list[Encoded | None]:
         return [served_account(j) for j in await self.keyspace.account_bodies(account_ids)]
+
+
+def _window(after: Position | None) -> tuple[int | str, int]:
+    """Where a read after `after` starts, and how many entries beyond its count it reads:
+    entries sharing the position's score but not after it come first (TIE_MARGIN)."""
+    return (after.score, TIE_MARGIN) if after else ("+inf", 0)
+
+
+def _kept_after(
+    raw: list[tuple[bytes, int]], after: Position | None, count: int, extra: int
+) -> tuple[list[Entry], bool]:
+    """The first `count` entries of a range strictly after `after`, and whether the range
+    (read `count + extra` long) was too short to hold them: read it again with more."""
+    after_it = raw if after is None else [e for e in raw if comes_after(*e, after)]
+    kept = [(int(s), m) for m, s in after_it[:count]]
+    return kept, len(kept) < count and len(raw) == count + extra
 
 
 V = TypeVar("V")

@@ -32,6 +32,8 @@ FollowVersion = tuple[str, str, int, bool]
 AccountVersion = tuple[str, int, bytes]
 # (post id, tally version, JSON tallies, TTL in s) of a post's tallies.
 TallyVersion = tuple[str, int, bytes, int]
+# (key, top, floor, count) of one range read (FeedReader.ranges' arguments for one key).
+RangeRead = tuple[str, int | str, int, int]
 # A post's JSON body (None: deleted, expired or unknown) and its newest tallies' JSON.
 PostBody = tuple[bytes | None, bytes | None]
 
@@ -80,21 +82,30 @@ class FeedReader:
 
     # ------------------------------------------------------------ reads of a page
 
-    async def touch(self, user_id: int, active_ttl_s: int) -> tuple[bytes | None, dict[str, int]]:
+    async def touch(
+        self, user_id: int, active_ttl_s: int, also: RangeRead | None = None
+    ) -> tuple[bytes | None, dict[str, int], list[tuple[bytes, int]] | None]:
         """Marks the user active for `active_ttl_s` (pending a rebuild if they were not),
         keeps their feeds alive a margin longer (both moved every TOUCH_REFRESH_S); returns
-        the marker it found and what the user follows (account id -> signed version)."""
+        the marker it found, what the user follows (account id -> signed version) and, in
+        the same round trip, the range `also` asks for (as `ranges` reads it)."""
         keys = [seen_key(user_id), following_key(user_id), *all_feed_keys(user_id)]
-        state, flat = await self.redis.eval(
-            scripts.TOUCH,
-            len(keys),
-            *keys,
-            active_ttl_s,
-            active_ttl_s + FEED_OUTLIVES_SEEN_S,
-            TOUCH_REFRESH_S,
-        )
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.eval(
+                scripts.TOUCH,
+                len(keys),
+                *keys,
+                active_ttl_s,
+                active_ttl_s + FEED_OUTLIVES_SEEN_S,
+                TOUCH_REFRESH_S,
+            )
+            if also is not None:
+                self._queue_range(pipe, *also)
+            replies = await pipe.execute()
+        state, flat = replies[0]
         following = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
-        return state, following
+        read = self._decoded(also[0], replies[1], also[2]) if also is not None else None
+        return state, following, read
 
     async def ranges(
         self, keys: Sequence[str], top: int | str, floor: int, count: int
@@ -102,31 +113,27 @@ class FeedReader:
         """For each feed or timeline key, its first `count` (member, score) pairs with a
         score from `top` down to `floor` (both inclusive), newest first: one round trip.
         Feeds are packed lists (packed.READ), timelines sorted sets; both read alike."""
-        feeds = [family_of(key) == "feed" for key in keys]
         async with self.redis.pipeline(transaction=False) as pipe:
-            for key, feed in zip(keys, feeds, strict=True):
-                if feed:
-                    pipe.eval(packed.READ, 1, key, top, count)
-                else:
-                    pipe.zrange(
-                        key,
-                        top,
-                        floor,
-                        desc=True,
-                        byscore=True,
-                        offset=0,
-                        num=count,
-                        withscores=True,
-                    )
+            for key in keys:
+                self._queue_range(pipe, key, top, floor, count)
             found = await pipe.execute()
-        return [
-            self._packed_down_to(raw, floor) if feed else [(m, int(s)) for m, s in raw]
-            for raw, feed in zip(found, feeds, strict=True)
-        ]
+        return [self._decoded(key, raw, floor) for key, raw in zip(keys, found, strict=True)]
 
     @staticmethod
-    def _packed_down_to(raw: Sequence[bytes], floor: int) -> list[tuple[bytes, int]]:
-        """Packed entries (newest first) decoded, down to a score of `floor`."""
+    def _queue_range(pipe: Any, key: str, top: int | str, floor: int, count: int) -> None:
+        """Queues the read of one range (see `ranges`) on a pipeline."""
+        if family_of(key) == "feed":
+            pipe.eval(packed.READ, 1, key, top, count)
+        else:
+            pipe.zrange(
+                key, top, floor, desc=True, byscore=True, offset=0, num=count, withscores=True
+            )
+
+    @staticmethod
+    def _decoded(key: str, raw: Sequence[Any], floor: int) -> list[tuple[bytes, int]]:
+        """A range's reply as (member, score) pairs, newest first, down to `floor`."""
+        if family_of(key) != "feed":
+            return [(m, int(s)) for m, s in raw]
         entries = packed.decode_entries(raw)
         while entries and entries[-1][1] < floor:
             entries.pop()

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.feedread.domain import Position, Visit, comes_after
+from services.feedread.domain import Position, ReadAhead, Visit, comes_after
 from services.feedread.merge import Entry
 from shared.events import Contract
 from shared.feedstore.keys import feed_key, timeline_key
@@ -52,10 +52,16 @@ class FakeFeedSource:
         for key in (feed_key(user_id), feed_key(user_id, category)):
             self.sets.setdefault(key, {})[str(post_id).encode()] = ms
 
-    async def touch(self, user_id: int) -> Visit:
+    async def touch(self, user_id: int, ahead: ReadAhead | None = None) -> Visit:
         if user_id not in self.ready:
             self.pending.add(user_id)
-        return Visit(user_id in self.ready, dict(self.following.get(user_id, {})))
+        read = None
+        if ahead is not None:
+            read = (
+                ahead,
+                (await self.read_after([ahead.key], ahead.after, ahead.count, ahead.floor))[0],
+            )
+        return Visit(user_id in self.ready, dict(self.following.get(user_id, {})), read)
 
     async def knows(self, account_id: int) -> bool:
         return str(account_id) in self.accounts
