@@ -4,14 +4,14 @@ shared.feedstore's reader API. Here: decoding, versions, expiries and short cach
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import orjson
 
 from services.feedread.bodies import Encoded, ServedPost, served_account, served_post, tally_json
+from services.feedread.brief_cache import BriefCache
 from services.feedread.domain import Position, ReadAhead, Visit, comes_after, post_ttl_s
 from services.feedread.merge import Entry
 from shared.events import (
@@ -22,7 +22,7 @@ from shared.events import (
     PostTallied,
     newest_per_entity,
 )
-from shared.feedstore.keys import SEEN_READY, timeline_key
+from shared.feedstore.keys import PULL_ACCOUNTS, SEEN_READY, timeline_key
 from shared.feedstore.reader import FeedReader
 from shared.ids import id_time_ms, parse_id
 from shared.redis_cluster import AnyRedis
@@ -31,10 +31,6 @@ from shared.vocabulary import CATEGORIES
 # A deleted post's tombstone outlives any redelivery of its publish event (topic retention
 # is 7 days), so a replayed post.published cannot bring the post back.
 TOMBSTONE_TTL_S = 30 * 24 * 3600
-# Accounts, posts (immutable but for tallies and deletes) and the pull set are cached in
-# process: a second of staleness keeps suspensions, deletes and mode switches well inside
-# the 2 s callers rely on, and saves round trips and decoding per page.
-CACHE_TTL_S = 1.0
 # Entries of the cursor's own millisecond that a read skips before it finds new ones:
 # a post or two share a millisecond in one feed; more are read again with a wider margin.
 TIE_MARGIN = 2
@@ -48,12 +44,13 @@ class FeedStore:
     def __init__(self, redis: AnyRedis, active_ttl_s: int) -> None:
         self.keyspace = FeedReader(redis)
         self.active_ttl_s = active_ttl_s
-        self._pull: tuple[float, set[str]] = (0.0, set())
+        self._pull: set[str] = set()  # the pull set as last fetched
+        self._pull_fetches: BriefCache[set[str]] = BriefCache(1)
         self._posts: BriefCache[ServedPost] = BriefCache(CACHED_POSTS)
         self._accounts: BriefCache[Encoded] = BriefCache(CACHED_ACCOUNTS)
         self._known: set[int] = set()
         self._pulled_timelines: tuple[set[str], set[str]] = (set(), set())
-        self._heads: BriefCache[list[tuple[bytes, int]]] = BriefCache(CACHED_HEADS)
+        self._heads: BriefCache[list[Entry]] = BriefCache(CACHED_HEADS)
 
     # ------------------------------------------------------------ projections
 
@@ -137,13 +134,13 @@ class FeedStore:
 
     async def _ranges(
         self, keys: list[str], top: int | str, floor: int, count: int
-    ) -> list[list[tuple[bytes, int]]]:
+    ) -> list[list[Entry]]:
         """keyspace.ranges, but the heads of pulled accounts' timelines (read by each of
         their many followers' pages) come from a brief cache: a first page may miss a post
-        of the last CACHE_TTL_S; deeper pages read after their cursor afresh."""
+        of the last second; deeper pages read after their cursor afresh."""
         if top != "+inf":
             return await self.keyspace.ranges(keys, top, floor, count)
-        pulled = self._timelines_of(self._pull[1])
+        pulled = self._timelines_of(self._pull)
         shared = {k for k in keys if k in pulled}
         heads = await self._heads.get_many(
             [f"{count}:{k}" for k in shared], lambda ids: self._fetch_heads(ids, floor, count)
@@ -151,7 +148,7 @@ class FeedStore:
         own = [k for k in keys if k not in shared]
         fresh = dict(zip(own, await self.keyspace.ranges(own, top, floor, count), strict=True))
         return [
-            fresh[k] if k in fresh else [e for e in heads[f"{count}:{k}"] or () if e[1] >= floor]
+            fresh[k] if k in fresh else [e for e in heads[f"{count}:{k}"] or () if e[0] >= floor]
             for k in keys
         ]
 
@@ -164,7 +161,7 @@ class FeedStore:
 
     async def _fetch_heads(
         self, cache_ids: list[str], floor: int, count: int
-    ) -> Sequence[list[tuple[bytes, int]] | None]:
+    ) -> Sequence[list[Entry] | None]:
         keys = [cache_id.split(":", 1)[1] for cache_id in cache_ids]
         return await self.keyspace.ranges(keys, "+inf", floor, count)
 
@@ -181,16 +178,20 @@ class FeedStore:
         return True
 
     async def pull_accounts(self) -> set[str]:
-        """The accounts whose timelines are merged at read time (cached CACHE_TTL_S)."""
-        fetched_at, accounts = self._pull
-        if time.monotonic() - fetched_at > CACHE_TTL_S:
-            accounts = await self.keyspace.pull_accounts()
-            self._pull = (time.monotonic(), accounts)
-        return accounts
+        """The accounts whose timelines are merged at read time (cached a second)."""
+        # Through a BriefCache: one fetch when it goes stale, whatever the pages in flight.
+        accounts = (await self._pull_fetches.get_many([PULL_ACCOUNTS], self._fetch_pull))[
+            PULL_ACCOUNTS
+        ]
+        return accounts if accounts is not None else set()
+
+    async def _fetch_pull(self, _: list[str]) -> list[set[str] | None]:
+        self._pull = await self.keyspace.pull_accounts()
+        return [self._pull]
 
     async def posts(self, members: list[bytes]) -> list[ServedPost | None]:
         """Each post as the API shows it, tallies included (None: deleted, expired or
-        unknown); kept posts are cached CACHE_TTL_S, so a delete shows within that."""
+        unknown); kept posts are cached a second, so a delete shows within that."""
         post_ids = [m.decode() for m in members]
         found = await self._posts.get_many(post_ids, self._fetch_posts)
         return [found[p] for p in post_ids]
@@ -201,7 +202,7 @@ class FeedStore:
     async def accounts_of(
         self, posts: Sequence[Mapping[str, Any] | None]
     ) -> dict[str, Encoded | None]:
-        """The author of each post (None: unknown), by account id (cached CACHE_TTL_S)."""
+        """The author of each post (None: unknown), by account id (cached a second)."""
         return await self._accounts.get_many(
             {p["account_id"] for p in posts if p}, self._fetch_accounts
         )
@@ -217,84 +218,15 @@ def _window(after: Position | None) -> tuple[int | str, int]:
 
 
 def _kept_after(
-    raw: list[tuple[bytes, int]], after: Position | None, count: int, extra: int
+    raw: list[Entry], after: Position | None, count: int, extra: int
 ) -> tuple[list[Entry], bool]:
     """The first `count` entries of a range strictly after `after`, and whether the range
     (read `count + extra` long) was too short to hold them: read it again with more."""
-    after_it = raw if after is None else [e for e in raw if comes_after(*e, after)]
-    kept = [(int(s), m) for m, s in after_it[:count]]
+    if after is None:
+        kept = raw[:count]
+    else:
+        kept = [(s, m) for s, m in raw if comes_after(m, s, after)][:count]
     return kept, len(kept) < count and len(raw) == count + extra
-
-
-V = TypeVar("V")
-
-
-class BriefCache(Generic[V]):
-    """Values by id kept CACHE_TTL_S after they were read, fetched in one call when absent
-    or stale; a None (unknown) is not kept. Past `bound` entries the stale ones go.
-    Reads of ids being fetched wait for that fetch: when a value goes stale, every page in
-    flight wants it at once, and one fetch serves them all."""
-
-    def __init__(self, bound: int) -> None:
-        self.bound = bound
-        self._kept: dict[str, tuple[float, V]] = {}
-        self._fetching: dict[str, asyncio.Future[dict[str, V | None]]] = {}
-
-    async def get_many(
-        self, ids: Iterable[str], fetch: Callable[[list[str]], Awaitable[Sequence[V | None]]]
-    ) -> dict[str, V | None]:
-        """Each id's value, fetching (in one call) those not kept, kept too long, or not
-        being fetched already."""
-        now = time.monotonic()
-        found: dict[str, V | None] = {}
-        waiting: list[str] = []
-        missing: list[str] = []
-        for key in dict.fromkeys(ids):
-            kept = self._kept.get(key)
-            if kept is not None and now - kept[0] <= CACHE_TTL_S:
-                found[key] = kept[1]
-            else:
-                waiting.append(key)
-                if key not in self._fetching:
-                    missing.append(key)
-        if missing:
-            task = asyncio.ensure_future(self._fetch(missing, fetch, now))
-            task.add_done_callback(_retrieve_exception)
-            for key in missing:
-                self._fetching[key] = task
-        if waiting:
-            fetches = {id(f): f for f in (self._fetching[key] for key in waiting)}
-            # Shielded: a reader that goes away does not cancel what others wait for.
-            fetched: dict[str, V | None] = {}
-            for values in await asyncio.gather(*map(asyncio.shield, fetches.values())):
-                fetched.update(values)
-            for key in waiting:
-                found[key] = fetched[key]
-        return found
-
-    async def _fetch(
-        self,
-        keys: list[str],
-        fetch: Callable[[list[str]], Awaitable[Sequence[V | None]]],
-        now: float,
-    ) -> dict[str, V | None]:
-        try:
-            fetched = dict(zip(keys, await fetch(keys), strict=True))
-        finally:
-            for key in keys:
-                del self._fetching[key]
-        for key, value in fetched.items():
-            if value is not None:
-                self._kept[key] = (now, value)
-        if len(self._kept) > self.bound:
-            self._kept = {k: v for k, v in self._kept.items() if now - v[0] <= CACHE_TTL_S}
-        return fetched
-
-
-def _retrieve_exception(task: asyncio.Future) -> None:
-    """Marks a failed fetch's exception seen when no reader is left to receive it."""
-    if not task.cancelled():
-        task.exception()
 
 
 def _summary(event: AccountChanged) -> dict[str, Any]:

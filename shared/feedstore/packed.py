@@ -50,8 +50,16 @@ def member_code(member: bytes | str | int) -> bytes:
 
 def decode_entry(raw: bytes) -> tuple[bytes, int]:
     """(member, score) of one entry, as a sorted set would hold them."""
-    digits = raw[SCORE_BYTES:ENTRY_BYTES].hex().rstrip("0").translate(_FROM_NIBBLE)
-    return digits.encode(), int.from_bytes(raw[:SCORE_BYTES], "big")
+    return _member_of(raw), int.from_bytes(raw[:SCORE_BYTES], "big")
+
+
+def decode_scored(raw: Sequence[bytes]) -> list[tuple[int, bytes]]:
+    """(score, member) of each packed entry, in the given order: what a feed read merges."""
+    return [(int.from_bytes(entry[:SCORE_BYTES], "big"), _member_of(entry)) for entry in raw]
+
+
+def _member_of(raw: bytes) -> bytes:
+    return raw[SCORE_BYTES:ENTRY_BYTES].hex().rstrip("0").translate(_FROM_NIBBLE).encode()
 
 
 def newest_first(entries: Sequence[tuple[bytes | str | int, int]]) -> list[bytes]:

@@ -84,7 +84,7 @@ class FeedReader:
 
     async def touch(
         self, user_id: int, active_ttl_s: int, also: RangeRead | None = None
-    ) -> tuple[bytes | None, dict[str, int], list[tuple[bytes, int]] | None]:
+    ) -> tuple[bytes | None, dict[str, int], list[tuple[int, bytes]] | None]:
         """Marks the user active for `active_ttl_s` (pending a rebuild if they were not),
         keeps their feeds alive a margin longer (both moved every TOUCH_REFRESH_S); returns
         the marker it found, what the user follows (account id -> signed version) and, in
@@ -109,10 +109,12 @@ class FeedReader:
 
     async def ranges(
         self, keys: Sequence[str], top: int | str, floor: int, count: int
-    ) -> list[list[tuple[bytes, int]]]:
-        """For each feed or timeline key, its first `count` (member, score) pairs with a
+    ) -> list[list[tuple[int, bytes]]]:
+        """For each feed or timeline key, its first `count` (score, member) pairs with a
         score from `top` down to `floor` (both inclusive), newest first: one round trip.
         Feeds are packed lists (packed.READ), timelines sorted sets; both read alike."""
+        if not keys:
+            return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for key in keys:
                 self._queue_range(pipe, key, top, floor, count)
@@ -130,12 +132,12 @@ class FeedReader:
             )
 
     @staticmethod
-    def _decoded(key: str, raw: Sequence[Any], floor: int) -> list[tuple[bytes, int]]:
-        """A range's reply as (member, score) pairs, newest first, down to `floor`."""
+    def _decoded(key: str, raw: Sequence[Any], floor: int) -> list[tuple[int, bytes]]:
+        """A range's reply as (score, member) pairs, newest first, down to `floor`."""
         if family_of(key) != "feed":
-            return [(m, int(s)) for m, s in raw]
-        entries = packed.decode_entries(raw)
-        while entries and entries[-1][1] < floor:
+            return [(int(s), m) for m, s in raw]
+        entries = packed.decode_scored(raw)
+        while entries and entries[-1][0] < floor:
             entries.pop()
         return entries
 

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from services.feedread.store import BriefCache
+from services.feedread.brief_cache import BriefCache
 
 
 class Fetches:

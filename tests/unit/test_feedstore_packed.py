@@ -173,11 +173,13 @@ async def test_the_writer_and_reader_keep_feed_and_category_feed_in_step(redis) 
         await writer.add_entries([user], entries, only_active=True)  # redelivered
         newest = [(m, s) for m, s, _ in reversed(entries)]
         assert await reader.ranges(keys, "+inf", 0, 10) == [
-            newest[:4],
-            [(m, s) for m, s, c in reversed(entries) if c == "beauty"],
-            [(m, s) for m, s, c in reversed(entries) if c == "home"],
+            [(s, m) for m, s in newest[:4]],
+            [(s, m) for m, s, c in reversed(entries) if c == "beauty"],
+            [(s, m) for m, s, c in reversed(entries) if c == "home"],
         ]
-        assert await reader.ranges(keys[:1], BASE_MS + 4, BASE_MS + 3, 10) == [newest[1:3]]
+        assert await reader.ranges(keys[:1], BASE_MS + 4, BASE_MS + 3, 10) == [
+            [(s, m) for m, s in newest[1:3]]
+        ]
         await writer.remove([user], ["home"], [newest[0]])
         assert await read_feed(redis, keys[0]) == newest[1:4]
         assert await read_feed(redis, keys[2]) == [newest[2], newest[4]]
