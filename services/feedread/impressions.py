@@ -15,8 +15,8 @@ import asyncio
 import dataclasses
 import functools
 import logging
+import os
 import time
-import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
@@ -120,11 +120,15 @@ class ServedImpressions:
         partitions = tuple(sorted(await self.producer.partitions_for(topic)))
         builders: dict[int, Any] = {}
         futures = []
-        for entry in batch:
+        # Random event ids, as uuid4().hex writes them, from one read of the OS's source.
+        event_ids = os.urandom(16 * len(batch)).hex()
+        for index, entry in enumerate(batch):
             key = entry[1].encode()
             partition = _partition_of(key, partitions)
-            value = _encoded(*entry)
-            builder = builders.setdefault(partition, self.producer.create_batch())
+            value = _encoded(event_ids[32 * index : 32 * index + 32], *entry)
+            if partition not in builders:
+                builders[partition] = self.producer.create_batch()
+            builder = builders[partition]
             if builder.append(key=key, value=value, timestamp=None) is None:
                 futures.append(await self.producer.send_batch(builder, topic, partition=partition))
                 builder = builders[partition] = self.producer.create_batch()
@@ -159,12 +163,12 @@ def _rfc3339_second(epoch_s: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(epoch_s))
 
 
-def _encoded(user_id: str, account_id: str, post_id: str, at_ms: int) -> bytes:
+def _encoded(event_id: str, user_id: str, account_id: str, post_id: str, at_ms: int) -> bytes:
     """The impression's envelope, as EngagementRecorded(...).envelope() would encode it."""
     at = f"{_rfc3339_second(at_ms // 1000)}{at_ms % 1000:03d}Z"  # shared.timeutil.rfc3339
     ids = {"user_id": user_id, "account_id": account_id, "post_id": post_id, "at": at}
     envelope = Envelope(
-        event_id=uuid.uuid4().hex,
+        event_id=event_id,
         type=EngagementRecorded.TYPE,
         version=EngagementRecorded.VERSION,
         occurred_at=at,

@@ -157,3 +157,13 @@ async def test_the_served_time_is_written_as_timeutil_writes_it(monkeypatch):
     assert await served.flush()
     event = decode(Envelope.decode(producer.sent[0][1]))
     assert event.at == rfc3339(from_epoch_ms(1_795_000_000_042))
+
+
+async def test_each_impression_has_its_own_random_event_id():
+    producer = FakeProducer()
+    served = ServedImpressions(producer)  # type: ignore[arg-type]
+    served.record(7, items(50))
+    assert await served.flush()
+    event_ids = {Envelope.decode(value).event_id for _, value, _ in producer.sent}
+    assert len(event_ids) == 50
+    assert all(len(e) == 32 and int(e, 16) >= 0 for e in event_ids)
