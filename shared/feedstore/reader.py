@@ -126,16 +126,16 @@ class FeedReader:
         """Queues the read of one range (see `ranges`) on a pipeline."""
         if family_of(key) == "feed":
             pipe.eval(packed.READ, 1, key, top, count)
-        else:
-            pipe.zrange(
-                key, top, floor, desc=True, byscore=True, offset=0, num=count, withscores=True
+        else:  # as a plain command: the reply stays flat, no float per score
+            pipe.execute_command(
+                "ZRANGE", key, top, floor, "BYSCORE", "REV", "LIMIT", 0, count, "WITHSCORES"
             )
 
     @staticmethod
     def _decoded(key: str, raw: Sequence[Any], floor: int) -> list[tuple[int, bytes]]:
         """A range's reply as (score, member) pairs, newest first, down to `floor`."""
-        if family_of(key) != "feed":
-            return [(int(s), m) for m, s in raw]
+        if family_of(key) != "feed":  # member, score, member, score...
+            return [(int(s), m) for m, s in zip(raw[::2], raw[1::2], strict=True)]
         entries = packed.decode_scored(raw)
         while entries and entries[-1][0] < floor:
             entries.pop()
