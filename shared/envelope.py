@@ -79,7 +79,9 @@ class Contract:
             version=self.VERSION,
             occurred_at=occurred_at or rfc3339(utcnow()),
             key=self.key(),
-            payload=dataclasses.asdict(self),
+            # Shallow: orjson writes nested dataclasses itself, so the deep copy
+            # dataclasses.asdict makes of every value is work without a use.
+            payload={name: getattr(self, name) for name in _field_names(type(self))},
         )
 
     @classmethod
@@ -90,3 +92,15 @@ class Contract:
             return cls(**{k: v for k, v in payload.items() if k in known})
         except TypeError as exc:
             raise BadEvent(f"{cls.TYPE}: {exc}") from None
+
+
+# Each contract's field names, in declaration order (as its payload lists them).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(contract: type[Any]) -> tuple[str, ...]:
+    """A contract's field names, read from the dataclass once."""
+    names = _FIELD_NAMES.get(contract)
+    if names is None:
+        names = _FIELD_NAMES[contract] = tuple(f.name for f in dataclasses.fields(contract))
+    return names
