@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from aiokafka import AIOKafkaProducer
@@ -21,7 +22,7 @@ from shared.kafka import ConsumerLoop, event_producer, producer, start_with_retr
 from shared.redis_cluster import AnyRedis
 from shared.web import METRICS, build_app
 
-REDIS = web.AppKey("feedread_redis", AnyRedis)
+REDIS: web.AppKey[AnyRedis] = web.AppKey("feedread_redis")
 STORE = web.AppKey("feedread_store", FeedStore)
 PRODUCER = web.AppKey("feedread_producer", AIOKafkaProducer)
 
@@ -30,7 +31,7 @@ def create_app(config: FeedreadConfig) -> web.Application:
     app = build_app("Weitao feedread", config.common.jwt_secret, api.ROUTES)
     bootstrap = config.common.kafka_bootstrap
 
-    async def wiring(app: web.Application):
+    async def wiring(app: web.Application) -> AsyncIterator[None]:
         app[STORE] = FeedStore(app[REDIS], config.inactive_days * 24 * 3600)
         app[PRODUCER] = event_producer(bootstrap)
         app[api.READER] = Feedread(

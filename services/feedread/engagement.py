@@ -4,6 +4,7 @@ already counted (the feed keyspace is in store.py)."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from shared.redis_cluster import AnyRedis
 
@@ -37,7 +38,8 @@ def order_counted_key(order_id: str) -> str:
 
 class EngagementStore:
     def __init__(self, redis: AnyRedis) -> None:
-        self.redis = redis
+        # redis-py types EVAL's arguments as str only (shared.feedstore.reader says more).
+        self.redis: Any = redis
 
     async def charge(self, role: str, sub: str, events: int, per_window: int, window_s: int) -> int:
         """Counts `events` against the caller's window; 0 when within `per_window`, else the
