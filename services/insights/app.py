@@ -20,6 +20,7 @@ from services.insights.service import Ingest, Reads
 from services.insights.stats_store import StatsReader
 from services.insights.store import IngestStore
 from services.insights.suspicion import SuspicionDetector
+from services.insights.swing_job import SwingRefresher
 from shared import logs, runtime, seen_events
 from shared.kafka import ConsumerLoop
 from shared.redis_cluster import AnyRedis
@@ -33,6 +34,7 @@ LOOP = web.AppKey("insights_consumer", ConsumerLoop)
 OFFICIAL = web.AppKey("insights_official", OfficialRanking)
 ASSOCIATED = web.AppKey("insights_associated", Associated)
 SUSPICION = web.AppKey("insights_suspicion", SuspicionDetector)
+SWING = web.AppKey("insights_swing", SwingRefresher)
 JUDGE_IDLE_S = 0.5  # the judge's pause when no follows await judgement
 # Event ids are kept a day longer than Kafka keeps events (log.retention.hours=168 in
 # the local stack; set it to the deployment's retention): older ones cannot come again.
@@ -45,7 +47,8 @@ def create_app(config: InsightsConfig) -> web.Application:
     async def wiring(app: web.Application) -> AsyncIterator[None]:
         pool, redis = app[POOL], app[REDIS]
         app[OFFICIAL] = OfficialRanking(pool, redis, config.official_days)
-        app[ASSOCIATED] = Associated(pool, redis, config.swing_days)
+        app[ASSOCIATED] = Associated(pool, redis)
+        app[SWING] = SwingRefresher(config.common.postgres_dsn, SCHEMA, redis, config.swing_days)
         app[SUSPICION] = SuspicionDetector(pool)
         app[api.READS] = Reads(StatsReader(pool), app[OFFICIAL], app[ASSOCIATED], app[SUSPICION])
         ingest = Ingest(IngestStore(pool), app[OFFICIAL])
@@ -57,6 +60,7 @@ def create_app(config: InsightsConfig) -> web.Application:
             partitions_at_once=consumer.PARTITIONS_AT_ONCE,
         )
         yield
+        app[SWING].close()
 
     async def refresh_official(app: web.Application) -> None:
         await app[OFFICIAL].refresh(shanghai_day(utcnow()))
@@ -70,7 +74,7 @@ def create_app(config: InsightsConfig) -> web.Application:
         await seen_events.forget_forever(app[POOL])
 
     async def refresh_swing(app: web.Application) -> None:
-        await app[ASSOCIATED].refresh(utcnow())
+        await app[SWING].refresh(utcnow())
 
     app.cleanup_ctx.extend(
         [

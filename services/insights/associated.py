@@ -1,16 +1,12 @@
-"""Associated recommendation (关联推荐), ports.Relations: Swing lists per account in
-Redis, refreshed from the favourites, purchases and follows of the last days, and what
-a user's list (service.Reads.associated) is built from."""
+"""Associated recommendation (关联推荐), ports.Relations: what a user's list
+(service.Reads.associated) is built from — Swing lists per account in Redis (written by
+services.insights.swing_job from the favourites, purchases and follows of the last days),
+the user's own sources and co-follows."""
 
 from __future__ import annotations
 
-import asyncio
-from collections import defaultdict
-from datetime import datetime, timedelta
-
 import asyncpg
 
-from services.insights.swing import TOP_K, swing, top
 from shared.redis_cluster import AnyRedis
 
 PEERS = 2000  # followers of the user's accounts looked at for co-follows
@@ -20,12 +16,6 @@ def related_key(account_id: int | str) -> str:
     """Sorted set: accounts related to `account_id` by Swing score (its own slot)."""
     return f"ins:swing:{{{account_id}}}"
 
-
-INTERACTIONS_SQL = """
-SELECT user_id, account_id FROM interactions WHERE at >= $1
-UNION
-SELECT user_id, account_id FROM follows WHERE following AND at >= $1
-"""
 
 CO_FOLLOWS_SQL = """
 WITH mine AS (SELECT account_id FROM follows WHERE user_id = $1 AND following),
@@ -40,31 +30,10 @@ GROUP BY o.account_id, p.via ORDER BY n DESC, o.account_id LIMIT $3
 """
 
 
-def _swing_of_rows(rows: list[asyncpg.Record]) -> dict[int, dict[int, float]]:
-    items_of_user: dict[int, set[int]] = defaultdict(set)
-    for user_id, account_id in rows:
-        items_of_user[user_id].add(account_id)
-    return swing(items_of_user)
-
-
 class Associated:
-    def __init__(self, pool: asyncpg.Pool, redis: AnyRedis, window_days: int) -> None:
+    def __init__(self, pool: asyncpg.Pool, redis: AnyRedis) -> None:
         self.pool = pool
         self.redis = redis
-        self.window_days = window_days
-
-    async def refresh(self, now: datetime) -> int:
-        """Recomputes every account's Swing list from the window; how many were written."""
-        rows = await self.pool.fetch(INTERACTIONS_SQL, now - timedelta(days=self.window_days))
-        scores = await asyncio.to_thread(_swing_of_rows, rows)  # CPU-bound: off the loop
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for account, related in scores.items():
-                best = top(related, TOP_K)
-                pipe.delete(related_key(account))
-                if best:
-                    pipe.zadd(related_key(account), {str(j): s for j, s in best})
-            await pipe.execute()
-        return len(scores)
 
     async def sources(self, user_id: int, count: int) -> list[tuple[int, str]]:
         rows = await self.pool.fetch(

@@ -84,7 +84,7 @@ async def test_replaying_a_days_events_into_an_empty_schema_gives_the_same_numbe
     reads = Reads(
         StatsReader(scratch_insights),
         official,
-        Associated(scratch_insights, redis, 30),
+        Associated(scratch_insights, redis),
         SuspicionDetector(scratch_insights),
     )
     today = shanghai_day(utcnow())
