@@ -100,7 +100,7 @@ status:
 logs:
 	@tail -n 40 .run/logs/*.log
 
-## ruff (lint and format) on everything; mypy on shared/ and every domain.py (pyproject.toml).
+## ruff (lint and format) on everything; mypy on shared/ and services/ (pyproject.toml).
 lint: venv
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .

@@ -9,9 +9,10 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from services.feedread import domain
-from services.feedread.bodies import FeedAccount, raw_json
+from services.feedread.bodies import raw_json
 from services.feedread.impressions import ServedImpressions
 from services.feedread.service import Feedread
+from shared.accounts import AccountView
 from shared.auth import require_actor
 from shared.errors import ApiError, validation_error
 from shared.pagination import decode_cursor, page, parse_limit
@@ -37,7 +38,7 @@ IMPRESSIONS = web.AppKey("feedread_impressions", ServedImpressions)
 
 class FeedItem(msgspec.Struct):
     post: PostView
-    account: FeedAccount
+    account: AccountView
 
 
 class FeedPage(msgspec.Struct):

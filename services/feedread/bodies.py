@@ -10,19 +10,9 @@ from typing import Any
 import msgspec
 import orjson
 
+from shared.accounts import AccountView
 from shared.events import PostTallied
 from shared.posts import PostView, decode_post
-
-
-class FeedAccount(msgspec.Struct):
-    """The author as a feed item shows it."""
-
-    id: str
-    handle: str
-    kind: str
-    display_name: str
-    category: str | None
-    status: str
 
 
 class _PostRouting(msgspec.Struct):
@@ -34,7 +24,7 @@ class _PostRouting(msgspec.Struct):
 
 
 _POST_ROUTING = msgspec.json.Decoder(_PostRouting)
-_ACCOUNT = msgspec.json.Decoder(FeedAccount)
+_ACCOUNT = msgspec.json.Decoder(AccountView)
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -84,7 +74,7 @@ def served_post(body: bytes | None, tally: bytes | None) -> ServedPost | None:
 
 
 def served_account(summary: bytes | None) -> Encoded | None:
-    """The kept account summary as a FeedAccount; None for none or one that is not one."""
+    """The kept account summary as an AccountView; None for none or one that is not one."""
     if summary is None:
         return None
     try:
