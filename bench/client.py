@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,28 +131,39 @@ class WeitaoClient:
     async def publish_reply(
         self, account_id: str, post: dict[str, Any], retry_for_s: float = 10.0
     ) -> Reply:
-        """POSTs a post as the account. A just-created account is briefly unknown to
-        publishing (its account event is on the way): its 503 not_ready is retried, after
-        the Retry-After it names, for a while."""
-        deadline = time.monotonic() + retry_for_s
-        while True:
-            reply = await self.call(
+        """POSTs a post as the account (a just-created account's 503 not_ready retried)."""
+        return await self.until_known(
+            lambda: self.call(
                 "publishing",
                 "POST",
                 f"/v1/accounts/{account_id}/posts",
                 as_=(account_id, "user"),
                 json=post,
+            ),
+            retry_for_s,
+        )
+
+    async def feed(self, user_id: str, **params: Any) -> dict[str, Any]:
+        """A page of the user's feed (a just-created user's 503 not_ready retried)."""
+        reply = await self.until_known(
+            lambda: self.call(
+                "feedread",
+                "GET",
+                f"/v1/users/{user_id}/feed",
+                as_=(user_id, "user"),
+                params=params or None,
             )
+        )
+        return reply.expect(200)
+
+    @staticmethod
+    async def until_known(call: Callable[[], Awaitable[Reply]], retry_for_s: float = 10.0) -> Reply:
+        """The call's reply, retried while it is 503 (API.md "Projections": a service that
+        learns of a just-created account over Kafka says not_ready until it has) for up to
+        `retry_for_s`."""
+        deadline = time.monotonic() + retry_for_s
+        while True:
+            reply = await call()
             if reply.status != 503 or time.monotonic() > deadline:
                 return reply
             await asyncio.sleep(0.1)  # Retry-After says 1 s; the projection is usually sooner
-
-    async def feed(self, user_id: str, **params: Any) -> dict[str, Any]:
-        reply = await self.call(
-            "feedread",
-            "GET",
-            f"/v1/users/{user_id}/feed",
-            as_=(user_id, "user"),
-            params=params or None,
-        )
-        return reply.expect(200)

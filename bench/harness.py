@@ -54,7 +54,7 @@ class Scenario:
     follows_per_s: float
     events_per_s: float  # engagement batches of 10
     readers: int  # consumers who read (and so are active)
-    bought_followers: int  # one operator's bought-follower burst (刷粉)
+    bought_followers: int = 0  # one operator's bought-follower burst (刷粉)
 
 
 SCENARIOS = {
