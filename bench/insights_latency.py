@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import secrets
 import subprocess
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import read_report  # noqa: E402
 from bench.client import WeitaoClient  # noqa: E402
-from bench.read import LUA, OUT, VEGETA  # noqa: E402
+from bench.read import OUT, vegeta, wrk  # noqa: E402
 from shared.config import Env  # noqa: E402
 
 CEILING_PORT = 18973
@@ -86,40 +85,6 @@ async def targets(api: WeitaoClient) -> tuple[dict[str, Target], bytes]:
     }, body
 
 
-def wrk(port: int, lines: Target, seconds: int) -> dict[str, float]:
-    """Saturation by wrk -t2 -c32 over the lines; req/s, p50/p99 ms, non-2xx."""
-    file = OUT / "insights-wrk-targets.txt"
-    file.write_text("".join(f"{path}\t{token}\n" for path, token in lines))
-    run = subprocess.run(
-        ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", "-s", str(LUA),
-         f"http://127.0.0.1:{port}", "--", str(file)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    return read_report.parse_wrk(run.stdout)
-
-
-def vegeta(port: int, lines: Target, rate: int, seconds: int) -> dict[str, float]:
-    """Open loop at `rate` req/s; p50/p99/max ms and non-2xx. bench.read.vegeta's figures
-    carry no max, which the issue's latency goal needs beside p99."""
-    file = OUT / "insights-vegeta-targets.txt"
-    file.write_text(
-        "".join(
-            f"GET http://127.0.0.1:{port}{path}\nAuthorization: Bearer {token}\n\n"
-            for path, token in lines
-        )
-    )
-    attack = subprocess.run(
-        [str(VEGETA), "attack", f"-rate={rate}/s", f"-duration={seconds}s",
-         f"-targets={file}", "-format=http", "-timeout=5s"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    report = subprocess.run(
-        [str(VEGETA), "report", "-type=json"], input=attack.stdout, check=True, capture_output=True
-    )
-    figures = json.loads(report.stdout)
-    return read_report.parse_vegeta(figures) | {"max_ms": figures["latencies"]["max"] / 1e6}
-
-
 async def ceiling_up(session: aiohttp.ClientSession) -> None:
     for _ in range(100):
         try:
@@ -141,13 +106,15 @@ def measure(insights_port: int, lines: dict[str, Target], args: argparse.Namespa
     for run in range(args.runs):
         say(f"run {run + 1}/{args.runs}: wrk -t2 -c32, {args.seconds} s a target")
         for name, target in lines.items():
-            saturation[name].append(wrk(port[name], target, args.seconds))
+            figures = wrk(port[name], target, args.seconds, connections=32, name="insights-wrk")
+            saturation[name].append(figures)
     capacity = {name: read_report.medians(r) for name, r in saturation.items()}
     rate = {name: min(args.rate, round(capacity[name]["rps"] / 2)) for name in lines}
     for run in range(args.runs):
         say(f"run {run + 1}/{args.runs}: vegeta at {rate}/s, {args.seconds} s a target")
         for name, target in lines.items():
-            open_loop[name].append(vegeta(port[name], target, rate[name], args.seconds))
+            figures = vegeta(port[name], target, rate[name], args.seconds, name="insights-vegeta")
+            open_loop[name].append(figures)
     return {
         "rate": rate,
         "saturation": capacity,

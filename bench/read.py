@@ -65,21 +65,27 @@ async def targets(api: WeitaoClient, world: ReadWorld) -> dict[str, list[tuple[s
     return kinds
 
 
-def wrk(port: int, lines: list[tuple[str, str]], seconds: int) -> dict[str, float]:
-    """Saturation by wrk -t2 -c64; req/s, p50/p99 ms and the non-2xx count."""
-    file = OUT / "wrk-targets.txt"
+def wrk(
+    port: int, lines: list[tuple[str, str]], seconds: int, connections: int = 64, name: str = "wrk"
+) -> dict[str, float]:
+    """Saturation by wrk -t2 -c`connections`; req/s, p50/p99 ms and the non-2xx count.
+    The targets go to bench-out/`name`-targets.txt."""
+    file = OUT / f"{name}-targets.txt"
     file.write_text("".join(f"{path}\t{token}\n" for path, token in lines))
     run = subprocess.run(
-        ["wrk", "-t2", "-c64", f"-d{seconds}s", "--latency", "-s", str(LUA),
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(LUA),
          f"http://127.0.0.1:{port}", "--", str(file)],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     return read_report.parse_wrk(run.stdout)
 
 
-def vegeta(port: int, lines: list[tuple[str, str]], rate: int, seconds: int) -> dict[str, float]:
-    """Open loop at `rate` req/s for `seconds`; p50/p99 ms and the non-2xx count."""
-    file = OUT / "vegeta-targets.txt"
+def vegeta(
+    port: int, lines: list[tuple[str, str]], rate: int, seconds: int, name: str = "vegeta"
+) -> dict[str, float]:
+    """Open loop at `rate` req/s for `seconds`; p50/p99/max ms and the non-2xx count.
+    The targets go to bench-out/`name`-targets.txt."""
+    file = OUT / f"{name}-targets.txt"
     file.write_text(
         "".join(
             f"GET http://127.0.0.1:{port}{path}\nAuthorization: Bearer {token}\n\n"

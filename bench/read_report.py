@@ -31,12 +31,13 @@ def parse_wrk(out: str) -> dict[str, float]:
 
 
 def parse_vegeta(report: dict[str, Any]) -> dict[str, float]:
-    """p50/p99 ms and the non-2xx count of a `vegeta report -type=json`."""
+    """p50/p99/max ms and the non-2xx count of a `vegeta report -type=json`."""
     latencies = report["latencies"]
     codes = report.get("status_codes") or {}
     return {
         "p50_ms": latencies["50th"] / 1e6,
         "p99_ms": latencies["99th"] / 1e6,
+        "max_ms": latencies["max"] / 1e6,
         "non_2xx": sum(n for code, n in codes.items() if not code.startswith("2")),
         "rps": report["throughput"],
     }
