@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
 
 from bench.client import WeitaoClient
-from shared import topics
+from shared import db, topics
 from shared.events import Contract, Envelope, decode
 from shared.kafka import ConsumerLoop, producer, start_with_retry
 
@@ -236,3 +239,22 @@ async def records_keyed(
         return found
     finally:
         await reader.stop()
+
+
+SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
+
+
+@asynccontextmanager
+async def scratch_schema(
+    dsn: str, service: str, max_size: int = 2
+) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
+    """A new schema with `service`'s migrations applied and a pool confined to it, so a
+    test owns empty tables no service reads; dropped afterwards."""
+    name = f"{service}_scratch_{uuid.uuid4().hex[:8]}"
+    await db.migrate(dsn, name, SERVICES_DIR / service / "migrations")
+    pool = await db.create_pool(dsn, name, max_size=max_size)
+    try:
+        yield name, pool
+    finally:
+        await pool.execute(f'DROP SCHEMA "{name}" CASCADE')
+        await pool.close()

@@ -6,10 +6,8 @@ service shows, to the unit."""
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -22,14 +20,13 @@ from services.insights.service import Ingest, Reads
 from services.insights.stats_store import StatsReader
 from services.insights.store import IngestStore
 from services.insights.suspicion import SuspicionDetector
-from shared import db, topics
+from shared import topics
 from shared.auth import Principal
 from shared.kafka import ConsumerLoop
 from shared.timeutil import utcnow
 from tests.insights_scenario import EXPECTED_DAY, EXPECTED_POST, operator_day
-from tests.support import eventually, records_keyed
+from tests.support import eventually, records_keyed, scratch_schema
 
-MIGRATIONS = Path(consumer.__file__).parent / "migrations"
 INSIGHTS_TOPICS = (
     topics.ENGAGEMENT,
     topics.FOLLOWS,
@@ -43,15 +40,8 @@ SETTLE_S = 300.0  # the running service may be catching up on history
 
 @pytest.fixture
 async def scratch_insights(stack) -> AsyncIterator:
-    dsn = stack.str("WEITAO_POSTGRES_DSN")
-    schema = f"insights_replay_{uuid.uuid4().hex[:8]}"
-    await db.migrate(dsn, schema, MIGRATIONS)
-    pool = await db.create_pool(dsn, schema, max_size=2)
-    try:
+    async with scratch_schema(stack.str("WEITAO_POSTGRES_DSN"), "insights") as (_, pool):
         yield pool
-    finally:
-        await pool.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await pool.close()
 
 
 async def test_replaying_a_days_events_into_an_empty_schema_gives_the_same_numbers(

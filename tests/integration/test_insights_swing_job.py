@@ -3,33 +3,23 @@ window from the schema's own tables and writes each account's related list."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from services.insights.associated import related_key
 from services.insights.swing_job import SwingRefresher
-from shared import db
 from shared.timeutil import utcnow
+from tests.support import scratch_schema
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "insights" / "migrations"
 BASE = 970_000_000_000  # account ids no other test uses
 
 
 @pytest.fixture
 async def scratch(stack) -> AsyncIterator[tuple[str, object]]:
-    dsn = stack.str("WEITAO_POSTGRES_DSN")
-    schema = f"insights_swing_{uuid.uuid4().hex[:8]}"
-    await db.migrate(dsn, schema, MIGRATIONS)
-    pool = await db.create_pool(dsn, schema, max_size=2)
-    try:
-        yield schema, pool
-    finally:
-        await pool.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await pool.close()
+    async with scratch_schema(stack.str("WEITAO_POSTGRES_DSN"), "insights") as scratch:
+        yield scratch
 
 
 async def test_a_pass_writes_the_accounts_that_users_share(stack, redis, scratch):

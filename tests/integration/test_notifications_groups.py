@@ -8,12 +8,10 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import msgspec
 import pytest
 
-from services.notifications import store as store_module
 from services.notifications.domain import (
     AccountsNotKnown,
     Change,
@@ -26,7 +24,6 @@ from services.notifications.domain import (
 from services.notifications.reads import NotificationReader
 from services.notifications.service import Group, NotificationService
 from services.notifications.store import NotificationStore
-from shared import db
 from shared.events import (
     AccountChanged,
     FollowChanged,
@@ -35,8 +32,8 @@ from shared.events import (
     PostInteraction,
 )
 from shared.timeutil import rfc3339
+from tests.support import scratch_schema
 
-MIGRATIONS = Path(store_module.__file__).parent / "migrations"
 OWNER, POST = 5, 11
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
@@ -71,15 +68,9 @@ def as_dict(group: Group) -> dict:
 @pytest.fixture
 async def schema(stack) -> AsyncIterator[tuple[Scratch, Reads]]:
     dsn = stack.str("WEITAO_POSTGRES_DSN")
-    name = f"notifications_test_{uuid.uuid4().hex[:8]}"
-    await db.migrate(dsn, name, MIGRATIONS)
-    pool = await db.create_pool(dsn, name, max_size=10)
-    try:
+    async with scratch_schema(dsn, "notifications", max_size=10) as (_, pool):
         service = Scratch(pool)
         yield service, Reads(service)
-    finally:
-        await pool.execute(f'DROP SCHEMA "{name}" CASCADE')
-        await pool.close()
 
 
 def interaction(action: str, user: int, at: datetime = T0, **extra) -> Change:

@@ -6,9 +6,7 @@ counts."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -17,25 +15,16 @@ from services.notifications import consumer
 from services.notifications.reads import NotificationReader
 from services.notifications.service import NotificationService
 from services.notifications.store import NotificationStore
-from shared import db, topics
+from shared import topics
 from shared.events import Envelope, FollowChanged, PostInteraction, decode
 from shared.kafka import ConsumerLoop
-from tests.support import consumers, eventually, publish, records_keyed, seller
-
-MIGRATIONS = Path(consumer.__file__).parent / "migrations"
+from tests.support import consumers, eventually, publish, records_keyed, scratch_schema, seller
 
 
 @pytest.fixture
 async def scratch_store(stack) -> AsyncIterator[NotificationStore]:
-    dsn = stack.str("WEITAO_POSTGRES_DSN")
-    schema = f"notifications_replay_{uuid.uuid4().hex[:8]}"
-    await db.migrate(dsn, schema, MIGRATIONS)
-    pool = await db.create_pool(dsn, schema, max_size=2)
-    try:
+    async with scratch_schema(stack.str("WEITAO_POSTGRES_DSN"), "notifications") as (_, pool):
         yield NotificationStore(pool)
-    finally:
-        await pool.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await pool.close()
 
 
 async def counts(store: NotificationStore, recipient: str) -> dict[str, int]:
