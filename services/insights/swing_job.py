@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
+import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
@@ -47,6 +50,18 @@ def related_lists(dsn: str, schema: str, since: datetime) -> Related:
     return {account: top(scores, TOP_K) for account, scores in swing(items_of_user).items()}
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Runs in the child: it exits once its parent is gone, so a service killed with
+    kill -9 leaves no orphan pass behind (the pool's own shutdown never ran)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 class SwingRefresher:
     """Recomputes the Swing lists in a child process and swaps them into Redis."""
 
@@ -54,7 +69,12 @@ class SwingRefresher:
         self.dsn, self.schema, self.redis = dsn, schema, redis
         self.window_days = window_days
         # spawn: a fresh interpreter, not a fork of one running an event loop and sockets.
-        self._child = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        self._child = ProcessPoolExecutor(
+            1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
+        )
 
     async def refresh(self, now: datetime) -> int:
         """One pass over the window ending `now`; how many accounts' lists were written."""
