@@ -5,126 +5,25 @@ replay, unlike/unfollow/uncomment taking actors out, 12-hour spans, and pages.""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import msgspec
 import pytest
 
-from services.notifications.domain import (
-    AccountsNotKnown,
-    Change,
-    Delivered,
-    change_of_follow,
-    change_of_interaction,
-    decision_of,
-    effects_of_interaction,
-)
-from services.notifications.reads import NotificationReader
-from services.notifications.service import Group, NotificationService
-from services.notifications.store import NotificationStore
-from shared.events import (
-    AccountChanged,
-    FollowChanged,
-    GroupBuyDecided,
-    PostDeleted,
-    PostInteraction,
-)
+from services.notifications.domain import AccountsNotKnown, Change
 from shared.timeutil import rfc3339
-from tests.support import scratch_schema
+from tests.integration import notifications_scratch
+from tests.integration.notifications_scratch import (
+    OWNER,
+    POST,
+    T0,
+    delivered,
+    follow,
+    groups,
+    interaction,
+    known,
+)
 
-OWNER, POST = 5, 11
-T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
-
-
-class Scratch(NotificationService):
-    """The use cases over the real store and reads of a scratch schema."""
-
-    def __init__(self, pool) -> None:
-        self.store = NotificationStore(pool)
-        super().__init__(self.store, NotificationReader(pool), accounts_wait_s=1.0)
-        self.pool = pool
-
-
-class Reads:
-    """The service's reads with each group as a dict, as the API shows it."""
-
-    def __init__(self, service: NotificationService) -> None:
-        self.service = service
-        self.unread_count = service.unread_count
-        self.mark_read = service.mark_read
-
-    async def page(self, recipient: int, after, limit: int) -> list[dict]:
-        return [as_dict(g) for g in await self.service.page(recipient, after, limit)]
-
-
-def as_dict(group: Group) -> dict:
-    found = dict(group.__dict__)
-    found["sample_accounts"] = [msgspec.structs.asdict(s) for s in group.sample_accounts]
-    return found
-
-
-@pytest.fixture
-async def schema(stack) -> AsyncIterator[tuple[Scratch, Reads]]:
-    dsn = stack.str("WEITAO_POSTGRES_DSN")
-    async with scratch_schema(dsn, "notifications", max_size=10) as (_, pool):
-        service = Scratch(pool)
-        yield service, Reads(service)
-
-
-def interaction(action: str, user: int, at: datetime = T0, **extra) -> Change:
-    event = PostInteraction(
-        post_id=str(POST),
-        account_id=str(OWNER),
-        user_id=str(user),
-        action=action,
-        at=rfc3339(at),
-        **extra,
-    )
-    change = change_of_interaction(event)
-    assert change is not None
-    return change
-
-
-def follow(user: int, following: bool, version: int, at: datetime = T0) -> Change:
-    return change_of_follow(
-        FollowChanged(
-            user_id=str(user),
-            account_id=str(OWNER),
-            following=following,
-            source="qr",
-            version=version,
-            at=rfc3339(at),
-        )
-    )
-
-
-def delivered(*changes: Change) -> list[Delivered]:
-    return [Delivered(uuid.uuid4().hex, [c]) for c in changes]
-
-
-async def known(store: Scratch, *users: int) -> None:
-    await store.apply_accounts(
-        [
-            AccountChanged(
-                account_id=str(u),
-                handle=f"fan_{u}",
-                kind="consumer",
-                display_name=f"Fan {u}",
-                category=None,
-                status="active",
-                created_at=rfc3339(T0),
-                change="created",
-                version=1,
-            )
-            for u in users
-        ]
-    )
-
-
-async def groups(reader: Reads, limit: int = 100) -> list[dict]:
-    return await reader.page(OWNER, None, limit)
+schema = notifications_scratch.schema  # fixture
 
 
 async def test_two_hundred_concurrent_likes_of_one_post_count_exactly(schema):
@@ -253,73 +152,3 @@ async def test_event_ids_are_forgotten_only_once_older_than_kafka_keeps_events(s
     assert await store.store.forget_old_event_ids(timedelta(days=8)) == 1
     left = await store.pool.fetch("SELECT event_id FROM seen_events")
     assert [r["event_id"] for r in left] == [fresh[0].event_id]
-
-
-def joined(user: int, action: str = "group_buy_join") -> Delivered:
-    event = PostInteraction(
-        post_id=str(POST), account_id=str(OWNER), user_id=str(user), action=action, at=rfc3339(T0)
-    )
-    return Delivered(uuid.uuid4().hex, effects_of_interaction(event))
-
-
-def decided(state: str, participants: int) -> Delivered:
-    event = GroupBuyDecided(
-        post_id=str(POST),
-        account_id=str(OWNER),
-        item_id="tea",
-        state=state,
-        participants=participants,
-        min_participants=2,
-        price_cents=9900,
-        decided_at=rfc3339(T0 + timedelta(hours=1)),
-    )
-    return Delivered(uuid.uuid4().hex, [decision_of(event)])
-
-
-async def test_joins_notify_the_operator_grouped_and_the_outcome_reaches_each_participant(
-    schema,
-):
-    store, reader = schema
-    await known(store, OWNER, 1, 2, 3)
-    await store.apply([joined(1), joined(2), joined(3), joined(3, "group_buy_leave")])
-    [group] = await groups(reader)
-    assert (group["kind"], group["post_id"], group["count"]) == ("group_buy_joined", str(POST), 2)
-    outcome = decided("succeeded", 2)
-    await store.apply([outcome])
-    await store.apply([outcome])  # redelivered: nothing more
-    succeeded, joins = await groups(reader)
-    assert (joins["kind"], joins["count"]) == ("group_buy_joined", 2)
-    assert (succeeded["kind"], succeeded["count"]) == ("group_buy_succeeded", 2)
-    assert {s["id"] for s in succeeded["sample_accounts"]} == {"1", "2"}
-    for user in (1, 2):
-        [told] = await reader.page(user, None, 10)
-        assert (told["kind"], told["post_id"], told["count"]) == (
-            "group_buy_succeeded",
-            str(POST),
-            1,
-        )
-        assert [s["id"] for s in told["sample_accounts"]] == [str(OWNER)]
-    assert await reader.page(3, None, 10) == []  # left before the end
-
-
-async def test_a_failed_buy_tells_its_participants_and_not_the_operator(schema):
-    store, reader = schema
-    await known(store, OWNER, 1)
-    await store.apply([joined(1), decided("failed", 1)])
-    [told] = await reader.page(1, None, 10)
-    assert (told["kind"], told["count"]) == ("group_buy_failed", 1)
-    assert [g["kind"] for g in await groups(reader)] == ["group_buy_joined"]
-
-
-async def test_groups_about_a_deleted_post_are_no_longer_shown(schema):
-    store, reader = schema
-    await known(store, 1, 2)
-    await store.apply(delivered(interaction("like", 1), follow(2, True, 1)))
-    deleted = PostDeleted(
-        post_id=str(POST), account_id=str(OWNER), category="tea_drinks", published_ms=0
-    )
-    await store.forget_posts([deleted])
-    await store.forget_posts([deleted])
-    await store.apply(delivered(interaction("like", 2)))  # an interaction still in flight
-    assert [g["kind"] for g in await groups(reader)] == ["followed"]
-    assert await reader.unread_count(OWNER) == 1
