@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 import orjson
 from aiohttp import web
 
@@ -36,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.client import WeitaoClient  # noqa: E402
+from bench.read_world import fanout_counts_followers  # noqa: E402
 from bench.settle import settle  # noqa: E402
 from services.fanout.domain import PUSH_BATCH  # noqa: E402
 from shared.config import Env  # noqa: E402
@@ -183,19 +183,7 @@ class Bench:
                 await pipe.execute()
 
     async def followers_known(self, account_id: str, count: int) -> None:
-
-        conn = await asyncpg.connect(self.env.str("WEITAO_POSTGRES_DSN"))
-        try:
-            await until(
-                lambda: conn.fetchval(
-                    "SELECT coalesce(max(followers), 0) >= $2 FROM fanout.account_modes "
-                    "WHERE account_id = $1",
-                    int(account_id),
-                    count,
-                )
-            )
-        finally:
-            await conn.close()
+        await fanout_counts_followers(self.env.str("WEITAO_POSTGRES_DSN"), account_id, count)
 
     async def publish(self, account_id: str, text: str) -> tuple[dict, float]:
         body = f"{text} {secrets.token_hex(16)}"

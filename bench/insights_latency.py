@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import read_report  # noqa: E402
 from bench.client import WeitaoClient  # noqa: E402
-from bench.read import OUT, vegeta, wrk  # noqa: E402
+from bench.read import OUT, ceilings_up, vegeta, wrk  # noqa: E402
 from shared.config import Env  # noqa: E402
 
 CEILING_PORT = 18973
@@ -83,17 +83,6 @@ async def targets(api: WeitaoClient) -> tuple[dict[str, Target], bytes]:
         ],
         "ceiling (fixed body)": [(CEILING_PATH, service)],
     }, body
-
-
-async def ceiling_up(session: aiohttp.ClientSession) -> None:
-    for _ in range(100):
-        try:
-            async with session.get(f"http://127.0.0.1:{CEILING_PORT}{CEILING_PATH}") as resp:
-                await resp.read()
-            return
-        except aiohttp.ClientConnectionError:
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the ceiling process did not start")
 
 
 def measure(insights_port: int, lines: dict[str, Target], args: argparse.Namespace) -> dict:
@@ -201,7 +190,7 @@ async def main(args: argparse.Namespace) -> None:
             "--body", str(OUT / "insights-official.json"), cwd=ROOT,
         )  # fmt: skip
         try:
-            await ceiling_up(session)
+            await ceilings_up(session, [CEILING_PORT])
             results = measure(int(api.urls["insights"].rsplit(":", 1)[1]), lines, args)
         finally:
             ceiling.terminate()

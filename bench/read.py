@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -116,10 +117,13 @@ def start_ceilings(fixed_body: bytes) -> list[subprocess.Popen]:
     ]
 
 
-async def ceilings_up(session: aiohttp.ClientSession) -> None:
+async def ceilings_up(
+    session: aiohttp.ClientSession, ports: Iterable[int] = CEILING_PORTS.values()
+) -> None:
+    """Waits (up to 10 s) until a ceiling process answers on each port."""
     for _ in range(100):
         try:
-            for port in CEILING_PORTS.values():
+            for port in ports:
                 async with session.get(f"http://127.0.0.1:{port}/v1/users/1/feed") as resp:
                     await resp.read()
             return

@@ -53,6 +53,22 @@ async def until(check, poll_s: float = 0.5, timeout_s: float = 300) -> None:
             await asyncio.sleep(poll_s)
 
 
+async def fanout_counts_followers(dsn: str, account_id: str, count: int) -> None:
+    """Waits until fanout's projection counts `count` followers of the account."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await until(
+            lambda: conn.fetchval(
+                "SELECT coalesce(max(followers), 0) >= $2 FROM fanout.account_modes "
+                "WHERE account_id = $1",
+                int(account_id),
+                count,
+            )
+        )
+    finally:
+        await conn.close()
+
+
 class Builder:
     """Staff bulk calls and the Redis checks that say the world is ready."""
 
@@ -89,18 +105,7 @@ class Builder:
 
     async def followers_known(self, account_id: str, count: int) -> None:
         """Waits until fanout counts the account's followers (it pushes to those it knows)."""
-        conn = await asyncpg.connect(self.dsn)
-        try:
-            await until(
-                lambda: conn.fetchval(
-                    "SELECT coalesce(max(followers), 0) >= $2 FROM fanout.account_modes "
-                    "WHERE account_id = $1",
-                    int(account_id),
-                    count,
-                )
-            )
-        finally:
-            await conn.close()
+        await fanout_counts_followers(self.dsn, account_id, count)
 
     async def mark_active(self, users: list[str]) -> None:
         """As if each had read their feed: fanout pushes to active users only."""
