@@ -21,7 +21,6 @@ import os
 import platform
 import secrets
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from bench.client import WeitaoClient  # noqa: E402
 from bench.read_world import fanout_counts_followers  # noqa: E402
 from bench.settle import settle  # noqa: E402
+from bench.stack import restart  # noqa: E402
 from services.fanout.domain import PUSH_BATCH  # noqa: E402
 from shared.config import Env  # noqa: E402
 from shared.feedstore.keys import (  # noqa: E402
@@ -67,14 +67,6 @@ BEGIN, END = "<!-- bench-fanout:begin -->", "<!-- bench-fanout:end -->"
 
 def say(message: str) -> None:
     print(f"[bench] {message}", flush=True)
-
-
-def restart(service: str, **env: str) -> None:
-    stack = [sys.executable, str(ROOT / "deploy" / "localstack.py")]
-    subprocess.run([*stack, "stop", service], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(
-        [*stack, "start", service], check=True, stdout=subprocess.DEVNULL, env={**os.environ, **env}
-    )
 
 
 async def until(check, poll_s: float = 0.2) -> None:
