@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 STACK := $(PY) deploy/localstack.py
 
 .PHONY: run test test-unit test-integration test-e2e stop logs status lint format venv \
-        rebuild-feeds dead-letters replay-dead-letters bench bench-fanout bench-read bench-insights \
+        rebuild-feeds dead-letters replay-dead-letters bench bench-fanout bench-read bench-read-pull bench-insights \
         chaos clean
 
 venv: $(VENV)/.installed
@@ -63,6 +63,13 @@ bench-fanout: venv
 bench-read: venv
 	@$(STACK) up
 	@$(PY) bench/read.py
+
+## One feed page as the pulled sources a reader follows grow (5, 50, 500), from outside like
+## bench-read, beside its bare Redis ceiling (bench-read's world, built first if missing);
+## fanout runs with a low pull threshold while the world is built, then is restored.
+bench-read-pull: venv
+	@$(STACK) up
+	@$(PY) bench/read_pull.py --doc
 
 ## Insights reads from outside (the official list, as service and as a following user; a
 ## week's stats as the owner): vegeta p50/p99/max and wrk req/s beside a fixed-body ceiling
