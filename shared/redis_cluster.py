@@ -16,12 +16,14 @@ in different slots of that node.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.exceptions import SlotNotCoveredError
+from redis.exceptions import NoScriptError, SlotNotCoveredError
 from redis.typing import EncodableT
 
 AnyRedis = aioredis.Redis | RedisCluster
@@ -31,6 +33,88 @@ PROLOGUE = """
 local USERS = ARGV[#ARGV]
 local function each_user() return string.gmatch(USERS, '[^,]+') end
 """
+
+
+class Script:
+    """A Lua script called by its SHA1 (EVALSHA): its body crosses the wire and is hashed
+    by Redis only when the server does not hold it yet (a new or restarted node answers
+    NOSCRIPT, and the call is made again with the body, which also loads it)."""
+
+    def __init__(self, body: str) -> None:
+        self.body = body
+        self.sha = hashlib.sha1(body.encode()).hexdigest()
+
+    async def __call__(
+        self, client: AnyRedis, keys: Sequence[str], args: Sequence[EncodableT]
+    ) -> Any:
+        """The script's reply for `keys` and `args` (on a cluster, the keys' node)."""
+        try:
+            return await client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await client.execute_command("EVAL", self.body, len(keys), *keys, *args)
+
+
+class BatchedScript:
+    """A Script whose calls made in the same pass of the event loop go to Redis as one
+    pipeline: under load, many requests reach the same script at once, and one write and
+    one read of all their replies cost the client and Redis far less than a command each
+    (redis-py does not pipeline across callers itself)."""
+
+    def __init__(self, client: AnyRedis, script: Script) -> None:
+        self.client = client
+        self.script = script
+        self._queued: list[tuple[Sequence[str], Sequence[EncodableT], asyncio.Future[Any]]] = []
+
+    async def __call__(self, keys: Sequence[str], args: Sequence[EncodableT]) -> Any:
+        """The script's reply for `keys` and `args`, as Script gives it."""
+        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queued.append((keys, args, reply))
+        if len(self._queued) == 1:  # the first of this pass sends them all, next pass
+            asyncio.get_running_loop().call_soon(self._send_queued)
+        return await reply
+
+    def _send_queued(self) -> None:
+        calls, self._queued = self._queued, []
+        task = asyncio.ensure_future(self._send(calls))
+        task.add_done_callback(lambda done: done.exception())  # errors went to the callers
+
+    async def _send(
+        self, calls: list[tuple[Sequence[str], Sequence[EncodableT], asyncio.Future[Any]]]
+    ) -> None:
+        try:
+            if len(calls) == 1:
+                replies = [await self._one(calls[0][0], calls[0][1])]
+            else:
+                replies = await self._pipelined(calls)
+        except BaseException as exc:
+            replies = [exc] * len(calls)
+        for (_, _, reply), value in zip(calls, replies, strict=True):
+            if reply.done():  # its caller went away
+                continue
+            if isinstance(value, BaseException):
+                reply.set_exception(value)
+            else:
+                reply.set_result(value)
+
+    async def _one(self, keys: Sequence[str], args: Sequence[EncodableT]) -> Any:
+        try:
+            return await self.script(self.client, keys, args)
+        except Exception as exc:  # handed to the caller
+            return exc
+
+    async def _pipelined(
+        self, calls: list[tuple[Sequence[str], Sequence[EncodableT], asyncio.Future[Any]]]
+    ) -> list[Any]:
+        sha = self.script.sha
+        async with self.client.pipeline(transaction=False) as pipe:
+            for keys, args, _ in calls:
+                pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+            replies = await pipe.execute(raise_on_error=False)
+        # A server that lost its scripts (restarted) loads it with the first EVAL.
+        for index, value in enumerate(replies):
+            if isinstance(value, NoScriptError):
+                replies[index] = await self._one(calls[index][0], calls[index][1])
+        return replies
 
 
 def connect(url: str, cluster: bool) -> AnyRedis:

@@ -21,6 +21,7 @@ Entries are unpacked into three exact integers (struct '>I6I5I5') and compared a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,7 +56,14 @@ def decode_entry(raw: bytes) -> tuple[bytes, int]:
 
 def decode_scored(raw: Sequence[bytes]) -> list[tuple[int, bytes]]:
     """(score, member) of each packed entry, in the given order: what a feed read merges."""
-    return [(int.from_bytes(entry[:SCORE_BYTES], "big"), _member_of(entry)) for entry in raw]
+    return list(map(_scored, raw))
+
+
+# The same entries come back page after page (a post sits in many readers' feeds): each
+# is decoded once while it stays among the most recently read.
+@functools.lru_cache(maxsize=1 << 16)
+def _scored(entry: bytes) -> tuple[int, bytes]:
+    return int.from_bytes(entry[:SCORE_BYTES], "big"), _member_of(entry)
 
 
 def _member_of(raw: bytes) -> bytes:
@@ -171,35 +179,39 @@ end
 """
 )
 
-# One packed feed (KEYS[1]), read: ARGV = top score ('+inf': from the newest), count.
-# Up to `count` entries from the first at or below `top`, newest first. A feed still a
-# sorted set is read as one and its entries packed on the way out (a read writes nothing).
-READ = (
-    _LUA_ENCODE
-    + """
-local key, top, count = KEYS[1], ARGV[1], tonumber(ARGV[2])
-if redis.call('TYPE', key).ok == 'zset' then
-  local flat = redis.call('ZRANGE', key, top, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, count,
-    'WITHSCORES')
-  local entries = {}
-  for i = 1, #flat, 2 do entries[#entries + 1] = packed_encode(flat[i], flat[i + 1]) end
-  return entries
-end
-local start = 0
-if top ~= '+inf' then
-  local limit, hi = tonumber(top), redis.call('LLEN', key)
-  while start < hi do
-    local mid = math.floor((start + hi) / 2)
-    if struct.unpack('>I6', redis.call('LINDEX', key, mid)) > limit then
-      start = mid + 1
-    else
-      hi = mid
+# Up to `count` entries of a packed feed from the first at or below `top` ('+inf': from
+# the newest), newest first. A feed still a sorted set is read as one and its entries
+# packed on the way out (a read writes nothing).
+_LUA_READ = """
+local function packed_read(key, top, count)
+  if redis.call('TYPE', key).ok == 'zset' then
+    local flat = redis.call('ZRANGE', key, top, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, count,
+      'WITHSCORES')
+    local entries = {}
+    for i = 1, #flat, 2 do entries[#entries + 1] = packed_encode(flat[i], flat[i + 1]) end
+    return entries
+  end
+  local start = 0
+  if top ~= '+inf' then
+    local limit, hi = tonumber(top), redis.call('LLEN', key)
+    while start < hi do
+      local mid = math.floor((start + hi) / 2)
+      if struct.unpack('>I6', redis.call('LINDEX', key, mid)) > limit then
+        start = mid + 1
+      else
+        hi = mid
+      end
     end
   end
+  return redis.call('LRANGE', key, start, start + count - 1)
 end
-return redis.call('LRANGE', key, start, start + count - 1)
 """
-)
+
+# The Lua a script that reads packed feeds starts with (packed_read and its helpers).
+LUA_READ = _LUA_ENCODE + _LUA_READ
+
+# One packed feed (KEYS[1]) read: ARGV = top score, count (packed_read).
+READ = LUA_READ + "return packed_read(KEYS[1], ARGV[1], tonumber(ARGV[2]))\n"
 
 
 async def read_feed(redis: Any, key: str) -> list[tuple[bytes, int]]:

@@ -20,11 +20,13 @@ from shared.feedstore.keys import (
     post_tally_key,
     seen_key,
 )
-from shared.redis_cluster import AnyRedis
+from shared.redis_cluster import AnyRedis, BatchedScript, Script
 
 # A read moves the marker's and the feeds' expiries once the marker has aged this much:
 # a user's marker may so expire this much before `active_ttl_s` after their last read.
 TOUCH_REFRESH_S = 300
+
+_TOUCH = Script(scripts.TOUCH)
 
 # (user id, account id, version, following) of a follow change.
 FollowVersion = tuple[str, str, int, bool]
@@ -45,6 +47,7 @@ class FeedReader:
         # redis-py types each command for sync and async clients at once (`T | Awaitable[T]`)
         # and EVAL's arguments as str only: mypy checks this code, not those stubs.
         self.redis: Any = redis
+        self._touch = BatchedScript(redis, _TOUCH)
 
     # ------------------------------------------------------------ projections
 
@@ -88,23 +91,18 @@ class FeedReader:
         """Marks the user active for `active_ttl_s` (pending a rebuild if they were not),
         keeps their feeds alive a margin longer (both moved every TOUCH_REFRESH_S); returns
         the marker it found, what the user follows (account id -> signed version) and, in
-        the same round trip, the range `also` asks for (as `ranges` reads it)."""
+        the same command, the range `also` asks for (as `ranges` reads it) of one of the
+        user's feeds."""
         keys = [seen_key(user_id), following_key(user_id), *all_feed_keys(user_id)]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.eval(
-                scripts.TOUCH,
-                len(keys),
-                *keys,
-                active_ttl_s,
-                active_ttl_s + FEED_OUTLIVES_SEEN_S,
-                TOUCH_REFRESH_S,
-            )
-            if also is not None:
-                self._queue_range(pipe, *also)
-            replies = await pipe.execute()
-        state, flat = replies[0]
+        args: list[int | str] = [active_ttl_s, active_ttl_s + FEED_OUTLIVES_SEEN_S, TOUCH_REFRESH_S]
+        if also is not None:
+            key, top, _, count = also
+            if key not in keys[2:]:
+                raise ValueError(f"{key} is not one of user {user_id}'s feeds")
+            args += [keys.index(key) + 1, top, count]
+        state, flat, raw = await self._touch(keys, args)
         following = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
-        read = self._decoded(also[0], replies[1], also[2]) if also is not None else None
+        read = self._decoded(also[0], raw, also[2]) if also is not None else None
         return state, following, read
 
     async def ranges(

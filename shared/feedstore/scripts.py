@@ -135,11 +135,16 @@ return 1
 
 # feedread, a read: marks the user active (pending a rebuild if they were not), keeps
 # their feeds alive as long as they read (keys.GRANTS), and returns {previous marker,
-# following hash}. Expiries move only once the marker has aged by ARGV[3] s: both are
-# set together, so the feeds still outlive the marker by their margin, and a busy reader
-# does not rewrite a dozen expiries per page. KEYS: seen, following, feed keys...;
-# ARGV: seen TTL, feed TTL, refresh interval (s).
-TOUCH = f"""
+# following hash, entries}. Expiries move only once the marker has aged by ARGV[3] s: both
+# are set together, so the feeds still outlive the marker by their margin, and a busy
+# reader does not rewrite a dozen expiries per page. With ARGV[4..6] (the index in KEYS of
+# one of the feeds, a top score, a count), the entries are that feed's range
+# (packed_read), read in the same call: a page of a materialized feed is one command.
+# KEYS: seen, following, feed keys...; ARGV: seen TTL, feed TTL, refresh interval (s)[,
+# feed index, top, count].
+TOUCH = (
+    packed.LUA_READ
+    + f"""
 local state = redis.call('GET', KEYS[1])
 local refresh = true
 if not state then
@@ -152,5 +157,8 @@ end
 if refresh then
   for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
 end
-return {{state or false, redis.call('HGETALL', KEYS[2])}}
+local entries = false
+if ARGV[4] then entries = packed_read(KEYS[tonumber(ARGV[4])], ARGV[5], tonumber(ARGV[6])) end
+return {{state or false, redis.call('HGETALL', KEYS[2]), entries}}
 """
+)

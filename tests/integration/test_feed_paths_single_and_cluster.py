@@ -4,12 +4,6 @@ scripts stay within a node, hash tags keep a user's keys in one slot."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import AsyncIterator
-
-import pytest
-
 from services.fanout.store import Entry, FanoutStore
 from services.feedread.domain import Position
 from services.feedread.service import Feedread
@@ -18,30 +12,12 @@ from shared.events import AccountChanged, FollowChanged, PostPublished
 from shared.feedstore.keys import PULL_ACCOUNTS, SEEN_READY, feed_key, seen_key
 from shared.feedstore.packed import read_feed
 from shared.ids import IdGenerator
-from shared.redis_cluster import AnyRedis, connect, is_cluster
-from tests.conftest import ROOT
+from shared.redis_cluster import is_cluster
 from tests.events import seller_changed
 from tests.fakes.feedread import FakeEngagementLedger, FakeEventSender
 
 ids = IdGenerator(worker=1002)
 BASE_MS = 1_800_000_000_000
-
-
-@pytest.fixture(scope="session")
-def cluster_url(stack) -> str:
-    """A 3-master Redis Cluster beside the stack (started when it is not up)."""
-    subprocess.run([sys.executable, str(ROOT / "deploy" / "localstack.py"), "cluster"], check=True)
-    return f"redis://127.0.0.1:{stack.int('WEITAO_REDIS_CLUSTER_PORT')}/0"
-
-
-@pytest.fixture(scope="module", params=["single", "cluster"])
-async def feed_redis(request, stack) -> AsyncIterator[AnyRedis]:
-    if request.param == "cluster":
-        client = connect(request.getfixturevalue("cluster_url"), cluster=True)
-    else:
-        client = connect(stack.str("WEITAO_REDIS_URL"), cluster=False)
-    yield client
-    await client.aclose()
 
 
 def account_event(account_id: int, status: str = "active") -> AccountChanged:

@@ -23,8 +23,9 @@ ids = IdGenerator(worker=1009)
 
 
 class BetweenReads:
-    """The real client, but `action` runs before the `nth` pipeline that reads sorted
-    sets executes: another writer acting while a page is being read."""
+    """The real client, but `action` runs before the `nth` read of ranges executes (a
+    pipeline of ranges, or a script reading one: the touch): another writer acting while
+    a page is being read."""
 
     def __init__(self, redis: AnyRedis, nth: int, action: Any) -> None:
         self.redis, self.nth, self.action = redis, nth, action
@@ -37,6 +38,16 @@ class BetweenReads:
 
     def pipeline(self, **options: Any) -> _Pipeline:
         return _Pipeline(self, self.redis.pipeline(**options))
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        if args[0] in ("EVAL", "EVALSHA"):  # the touch, reading the user's own feed
+            await self.before_read()
+        return await self.redis.execute_command(*args, **options)
+
+    async def before_read(self) -> None:
+        self.reads += 1
+        if self.reads == self.nth:
+            await self.action()
 
 
 class _Pipeline:
@@ -65,9 +76,7 @@ class _Pipeline:
         if not self.zranges:
             return await self.pipe.execute()
         owner = self.owner
-        owner.reads += 1
-        if owner.reads == owner.nth:
-            await owner.action()
+        await owner.before_read()
         results = await self.pipe.execute()
         owner.entries_read += sum(len(r) for r in results)
         owner.largest_read = max(owner.largest_read, self.zranges)

@@ -3,8 +3,6 @@ category's official ranking is swapped in whole by one script, and read back."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 
 import orjson
@@ -12,14 +10,6 @@ import pytest
 
 from services.insights.official import DETAIL, RANK_ALL, SWAP_CATEGORY, OfficialRanking, rank_key
 from shared.redis_cluster import AnyRedis, connect
-from tests.conftest import ROOT
-
-
-@pytest.fixture(scope="module")
-def cluster_url(stack) -> str:
-    """The local 3-master cluster (started when it is not up)."""
-    subprocess.run([sys.executable, str(ROOT / "deploy" / "localstack.py"), "cluster"], check=True)
-    return f"redis://127.0.0.1:{stack.int('WEITAO_REDIS_CLUSTER_PORT')}/0"
 
 
 @pytest.fixture
