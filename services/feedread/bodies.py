@@ -42,6 +42,13 @@ class Encoded(Mapping[str, Any]):
             raise KeyError(name)
         return getattr(self._fields, name)
 
+    # Pages read a few fields of every entry: these skip Mapping's generic paths.
+    def get(self, name: str, default: Any = None) -> Any:
+        return getattr(self._fields, name, default)
+
+    def __bool__(self) -> bool:
+        return True
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._fields.__struct_fields__)
 

@@ -120,14 +120,17 @@ class Feedread:
             posts = await self.feeds.posts([member for _, member in entries])
             accounts = await self.feeds.accounts_of(posts)
             for (score, member), post in zip(entries, posts, strict=True):
-                last = Position(score, int(member))
-                account = accounts.get(post["account_id"]) if post else None
-                version = following.get(post["account_id"], 0) if post else 0
-                if visible(post, account, version, category):
-                    assert post is not None and account is not None
-                    items.append(HydratedEntry(last, post, account))
+                if post is None:
+                    continue
+                author = post["account_id"]
+                account = accounts.get(author)
+                if visible(post, account, following.get(author, 0), category):
+                    assert account is not None
+                    items.append(HydratedEntry(Position(score, int(member)), post, account))
                     if len(items) == limit:
-                        return Page(items, last)
+                        return Page(items, items[-1].position)
+            if entries:
+                last = Position(entries[-1][0], int(entries[-1][1]))
             if exhausted:
                 return Page(items, None)
             # Entries were filtered out: read further, more at once the more were.
