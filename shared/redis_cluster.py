@@ -19,7 +19,7 @@ import asyncio
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
@@ -35,85 +35,99 @@ local function each_user() return string.gmatch(USERS, '[^,]+') end
 """
 
 
+# The arguments of one `execute_command` call: a command and its arguments.
+Command = tuple[EncodableT, ...]
+
+
 class Script:
     """A Lua script called by its SHA1 (EVALSHA): its body crosses the wire and is hashed
     by Redis only when the server does not hold it yet (a new or restarted node answers
     NOSCRIPT, and the call is made again with the body, which also loads it)."""
 
+    _bodies: ClassVar[dict[str, str]] = {}  # SHA1 -> body of every Script made
+
     def __init__(self, body: str) -> None:
         self.body = body
         self.sha = hashlib.sha1(body.encode()).hexdigest()
+        Script._bodies[self.sha] = body
+
+    def command(self, keys: Sequence[str], args: Sequence[EncodableT]) -> Command:
+        """The EVALSHA of the script for `keys` and `args`."""
+        return ("EVALSHA", self.sha, len(keys), *keys, *args)
 
     async def __call__(
         self, client: AnyRedis, keys: Sequence[str], args: Sequence[EncodableT]
     ) -> Any:
         """The script's reply for `keys` and `args` (on a cluster, the keys' node)."""
-        try:
-            return await client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            return await client.execute_command("EVAL", self.body, len(keys), *keys, *args)
+        return await _executed(client, self.command(keys, args))
 
 
-class BatchedScript:
-    """A Script whose calls made in the same pass of the event loop go to Redis as one
-    pipeline: under load, many requests reach the same script at once, and one write and
-    one read of all their replies cost the client and Redis far less than a command each
+async def _executed(client: AnyRedis, command: Command) -> Any:
+    """`command`'s reply; an EVALSHA of a Script the server lacks is made again as EVAL."""
+    try:
+        return await client.execute_command(*command)
+    except NoScriptError:
+        return await client.execute_command("EVAL", Script._bodies[str(command[1])], *command[2:])
+
+
+class AutoPipeline:
+    """Commands of many callers made in the same pass of the event loop go to Redis as one
+    pipeline: under load, many requests want their reads at once, and one write and one
+    read of all their replies cost the client and Redis far less than a round trip each
     (redis-py does not pipeline across callers itself)."""
 
-    def __init__(self, client: AnyRedis, script: Script) -> None:
+    def __init__(self, client: AnyRedis) -> None:
         self.client = client
-        self.script = script
-        self._queued: list[tuple[Sequence[str], Sequence[EncodableT], asyncio.Future[Any]]] = []
+        self._queued: list[tuple[Sequence[Command], asyncio.Future[list[Any]]]] = []
 
-    async def __call__(self, keys: Sequence[str], args: Sequence[EncodableT]) -> Any:
-        """The script's reply for `keys` and `args`, as Script gives it."""
-        reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queued.append((keys, args, reply))
+    async def run(self, commands: Sequence[Command]) -> list[Any]:
+        """Each command's reply, in order (EVALSHA of Scripts as Script runs them); the
+        first error among them is raised."""
+        replies: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self._queued.append((commands, replies))
         if len(self._queued) == 1:  # the first of this pass sends them all, next pass
             asyncio.get_running_loop().call_soon(self._send_queued)
-        return await reply
+        return await replies
 
     def _send_queued(self) -> None:
         calls, self._queued = self._queued, []
         task = asyncio.ensure_future(self._send(calls))
         task.add_done_callback(lambda done: done.exception())  # errors went to the callers
 
-    async def _send(
-        self, calls: list[tuple[Sequence[str], Sequence[EncodableT], asyncio.Future[Any]]]
-    ) -> None:
+    async def _send(self, calls: list[tuple[Sequence[Command], asyncio.Future[list[Any]]]]) -> None:
+        commands = [command for wanted, _ in calls for command in wanted]
         try:
-            if len(calls) == 1:
-                replies = [await self._one(calls[0][0], calls[0][1])]
-            else:
-                replies = await self._pipelined(calls)
+            replies = await self._replies(commands)
         except BaseException as exc:
-            replies = [exc] * len(calls)
-        for (_, _, reply), value in zip(calls, replies, strict=True):
+            replies = [exc] * len(commands)
+        start = 0
+        for wanted, reply in calls:
+            mine, start = replies[start : start + len(wanted)], start + len(wanted)
             if reply.done():  # its caller went away
                 continue
-            if isinstance(value, BaseException):
-                reply.set_exception(value)
+            error = next((r for r in mine if isinstance(r, BaseException)), None)
+            if error is not None:
+                reply.set_exception(error)
             else:
-                reply.set_result(value)
+                reply.set_result(mine)
 
-    async def _one(self, keys: Sequence[str], args: Sequence[EncodableT]) -> Any:
-        try:
-            return await self.script(self.client, keys, args)
-        except Exception as exc:  # handed to the caller
-            return exc
-
-    async def _pipelined(
-        self, calls: list[tuple[Sequence[str], Sequence[EncodableT], asyncio.Future[Any]]]
-    ) -> list[Any]:
-        sha = self.script.sha
+    async def _replies(self, commands: list[Command]) -> list[Any]:
+        if len(commands) == 1:
+            try:
+                return [await _executed(self.client, commands[0])]
+            except Exception as exc:  # handed to its caller
+                return [exc]
         async with self.client.pipeline(transaction=False) as pipe:
-            for keys, args, _ in calls:
-                pipe.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+            for command in commands:
+                pipe.execute_command(*command)
             replies = await pipe.execute(raise_on_error=False)
-        # A server that lost its scripts (restarted) loads it with the first EVAL.
+        # A server that lost its scripts (restarted) loads each with its first EVAL.
         for index, value in enumerate(replies):
             if isinstance(value, NoScriptError):
-                replies[index] = await self._one(calls[index][0], calls[index][1])
+                try:
+                    replies[index] = await _executed(self.client, commands[index])
+                except Exception as exc:
+                    replies[index] = exc
         return replies
 
 

@@ -20,13 +20,14 @@ from shared.feedstore.keys import (
     post_tally_key,
     seen_key,
 )
-from shared.redis_cluster import AnyRedis, BatchedScript, Script
+from shared.redis_cluster import AnyRedis, AutoPipeline, Command, Script
 
 # A read moves the marker's and the feeds' expiries once the marker has aged this much:
 # a user's marker may so expire this much before `active_ttl_s` after their last read.
 TOUCH_REFRESH_S = 300
 
 _TOUCH = Script(scripts.TOUCH)
+_READ_PACKED = Script(packed.READ)
 
 # (user id, account id, version, following) of a follow change.
 FollowVersion = tuple[str, str, int, bool]
@@ -47,7 +48,8 @@ class FeedReader:
         # redis-py types each command for sync and async clients at once (`T | Awaitable[T]`)
         # and EVAL's arguments as str only: mypy checks this code, not those stubs.
         self.redis: Any = redis
-        self._touch = BatchedScript(redis, _TOUCH)
+        # A page's reads, sent with those of every other page of the same loop pass.
+        self._reads = AutoPipeline(redis)
 
     # ------------------------------------------------------------ projections
 
@@ -100,7 +102,7 @@ class FeedReader:
             if key not in keys[2:]:
                 raise ValueError(f"{key} is not one of user {user_id}'s feeds")
             args += [keys.index(key) + 1, top, count]
-        state, flat, raw = await self._touch(keys, args)
+        [(state, flat, raw)] = await self._reads.run([_TOUCH.command(keys, args)])
         following = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
         read = self._decoded(also[0], raw, also[2]) if also is not None else None
         return state, following, read
@@ -113,21 +115,8 @@ class FeedReader:
         Feeds are packed lists (packed.READ), timelines sorted sets; both read alike."""
         if not keys:
             return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                self._queue_range(pipe, key, top, floor, count)
-            found = await pipe.execute()
+        found = await self._reads.run([_range(key, top, floor, count) for key in keys])
         return [self._decoded(key, raw, floor) for key, raw in zip(keys, found, strict=True)]
-
-    @staticmethod
-    def _queue_range(pipe: Any, key: str, top: int | str, floor: int, count: int) -> None:
-        """Queues the read of one range (see `ranges`) on a pipeline."""
-        if family_of(key) == "feed":
-            pipe.eval(packed.READ, 1, key, top, count)
-        else:  # as a plain command: the reply stays flat, no float per score
-            pipe.execute_command(
-                "ZRANGE", key, top, floor, "BYSCORE", "REV", "LIMIT", 0, count, "WITHSCORES"
-            )
 
     @staticmethod
     def _decoded(key: str, raw: Sequence[Any], floor: int) -> list[tuple[int, bytes]]:
@@ -160,3 +149,11 @@ class FeedReader:
             for account_id in account_ids:
                 pipe.hget(account_key(account_id), "j")
             return await pipe.execute()
+
+
+def _range(key: str, top: int | str, floor: int, count: int) -> Command:
+    """The read of one range (see FeedReader.ranges)."""
+    if family_of(key) == "feed":
+        return _READ_PACKED.command([key], [top, count])
+    # A timeline, as a plain command: the reply stays flat, no float per score.
+    return ("ZRANGE", key, top, floor, "BYSCORE", "REV", "LIMIT", 0, count, "WITHSCORES")

@@ -24,8 +24,8 @@ ids = IdGenerator(worker=1009)
 
 class BetweenReads:
     """The real client, but `action` runs before the `nth` read of ranges executes (a
-    pipeline of ranges, or a script reading one: the touch): another writer acting while
-    a page is being read."""
+    command or a pipeline reading ranges: a script, the touch too, or ZRANGE): another
+    writer acting while a page is being read."""
 
     def __init__(self, redis: AnyRedis, nth: int, action: Any) -> None:
         self.redis, self.nth, self.action = redis, nth, action
@@ -40,19 +40,24 @@ class BetweenReads:
         return _Pipeline(self, self.redis.pipeline(**options))
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        if args[0] in ("EVAL", "EVALSHA"):  # the touch, reading the user's own feed
-            await self.before_read()
+        if args[0] in RANGE_READS:
+            await self.before_read(1)
         return await self.redis.execute_command(*args, **options)
 
-    async def before_read(self) -> None:
+    async def before_read(self, commands: int) -> None:
         self.reads += 1
+        self.largest_read = max(self.largest_read, commands)
         if self.reads == self.nth:
             await self.action()
 
 
+RANGE_READS = ("EVAL", "EVALSHA", "ZRANGE")
+
+
 class _Pipeline:
     def __init__(self, owner: BetweenReads, pipe: Any) -> None:
-        self.owner, self.pipe, self.zranges = owner, pipe, 0
+        self.owner, self.pipe, self.ranges = owner, pipe, 0
+        self.names: list[str] = []
 
     async def __aenter__(self) -> _Pipeline:
         await self.pipe.__aenter__()
@@ -64,22 +69,21 @@ class _Pipeline:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.pipe, name)
 
-    def zrange(self, *args: Any, **kwargs: Any) -> Any:
-        self.zranges += 1
-        return self.pipe.zrange(*args, **kwargs)
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        self.ranges += args[0] in RANGE_READS
+        self.names.append(args[0])
+        return self.pipe.execute_command(*args, **kwargs)
 
-    def eval(self, *args: Any, **kwargs: Any) -> Any:  # a packed feed's range (packed.READ)
-        self.zranges += 1
-        return self.pipe.eval(*args, **kwargs)
-
-    async def execute(self) -> list[Any]:
-        if not self.zranges:
-            return await self.pipe.execute()
-        owner = self.owner
-        await owner.before_read()
-        results = await self.pipe.execute()
-        owner.entries_read += sum(len(r) for r in results)
-        owner.largest_read = max(owner.largest_read, self.zranges)
+    async def execute(self, **options: Any) -> list[Any]:
+        if not self.ranges:
+            return await self.pipe.execute(**options)
+        await self.owner.before_read(self.ranges)
+        results = await self.pipe.execute(**options)
+        self.owner.entries_read += sum(
+            len(r) // 2 if name == "ZRANGE" else len(r)  # ZRANGE: member, score, ...
+            for name, r in zip(self.names, results, strict=True)
+            if name in RANGE_READS and isinstance(r, list)
+        )
         return results
 
 
