@@ -17,6 +17,7 @@ Entries are (score, member): Python orders those tuples like Redis orders a sort
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 
@@ -121,3 +122,19 @@ def _distinct(newest_first: Iterator[Entry], count: int) -> list[Entry]:
 
 def _batches(keys: Sequence[str]) -> list[Sequence[str]]:
     return [keys[i : i + SOURCES_PER_CALL] for i in range(0, len(keys), SOURCES_PER_CALL)]
+
+
+def range_in_window(
+    window: list[Entry], whole: bool, top: int | str, floor: int, count: int
+) -> list[Entry] | None:
+    """A source's first `count` entries with a score from `top` ('+inf': the newest)
+    down to `floor`, newest first, taken from `window` (its newest entries, newest first;
+    `whole`: all it holds); None when the window ends before the range does."""
+    start = 0 if top == "+inf" else bisect.bisect_left(window, -int(top), key=_minus_score)
+    found = [entry for entry in window[start : start + count] if entry[0] >= floor]
+    ends_inside = whole or start + count <= len(window) or window[-1][0] < floor
+    return found if ends_inside else None
+
+
+def _minus_score(entry: Entry) -> int:
+    return -entry[0]

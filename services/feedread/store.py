@@ -13,7 +13,7 @@ import orjson
 from services.feedread.bodies import Encoded, ServedPost, served_account, served_post, tally_json
 from services.feedread.brief_cache import BriefCache
 from services.feedread.domain import Position, ReadAhead, Visit, comes_after, post_ttl_s
-from services.feedread.merge import Entry
+from services.feedread.merge import Entry, range_in_window
 from shared.events import (
     AccountChanged,
     FollowChanged,
@@ -37,7 +37,11 @@ TIE_MARGIN = 2
 # Bodies kept in process (a second's worth of what pages serve, with room).
 CACHED_POSTS = 200_000
 CACHED_ACCOUNTS = 100_000
-CACHED_HEADS = 20_000
+# The newest entries of each pulled timeline kept in process for a second (the same for
+# every follower: first pages and the next few pages read them from memory), and how many
+# timelines' windows are kept at most.
+PULLED_WINDOW = 100
+CACHED_WINDOWS = 5_000
 
 
 class FeedStore:
@@ -50,7 +54,7 @@ class FeedStore:
         self._accounts: BriefCache[Encoded] = BriefCache(CACHED_ACCOUNTS)
         self._known: set[int] = set()
         self._pulled_timelines: tuple[set[str], set[str]] = (set(), set())
-        self._heads: BriefCache[list[Entry]] = BriefCache(CACHED_HEADS)
+        self._windows: BriefCache[list[Entry]] = BriefCache(CACHED_WINDOWS)
 
     # ------------------------------------------------------------ projections
 
@@ -135,22 +139,23 @@ class FeedStore:
     async def _ranges(
         self, keys: list[str], top: int | str, floor: int, count: int
     ) -> list[list[Entry]]:
-        """keyspace.ranges, but the heads of pulled accounts' timelines (read by each of
-        their many followers' pages) come from a brief cache: a first page may miss a post
-        of the last second; deeper pages read after their cursor afresh."""
-        if top != "+inf":
-            return await self.keyspace.ranges(keys, top, floor, count)
+        """keyspace.ranges, but pulled accounts' timelines (read by each of their many
+        followers' pages) are answered from their newest PULLED_WINDOW entries, kept a
+        second, while the window holds the range: a page may miss an entry of the last
+        second, at the top of the timeline, where a cursor never is; ranges below the
+        window are read afresh."""
         pulled = self._timelines_of(self._pull)
-        shared = {k for k in keys if k in pulled}
-        heads = await self._heads.get_many(
-            [f"{count}:{k}" for k in shared], lambda ids: self._fetch_heads(ids, floor, count)
+        windows = await self._windows.get_many(
+            [k for k in keys if k in pulled], lambda found: self._fetch_windows(found, floor)
         )
-        own = [k for k in keys if k not in shared]
-        fresh = dict(zip(own, await self.keyspace.ranges(own, top, floor, count), strict=True))
-        return [
-            fresh[k] if k in fresh else [e for e in heads[f"{count}:{k}"] or () if e[0] >= floor]
-            for k in keys
-        ]
+        answered = {
+            key: range_in_window(window, len(window) < PULLED_WINDOW, top, floor, count)
+            for key, window in windows.items()
+            if window is not None
+        }
+        asked = [k for k in keys if answered.get(k) is None]
+        fresh = dict(zip(asked, await self.keyspace.ranges(asked, top, floor, count), strict=True))
+        return [fresh[k] if k in fresh else answered[k] or [] for k in keys]
 
     def _timelines_of(self, accounts: set[str]) -> set[str]:
         """The timeline keys of the pull set (computed again when it changes)."""
@@ -159,11 +164,8 @@ class FeedStore:
             self._pulled_timelines = (accounts, keys)
         return self._pulled_timelines[1]
 
-    async def _fetch_heads(
-        self, cache_ids: list[str], floor: int, count: int
-    ) -> Sequence[list[Entry] | None]:
-        keys = [cache_id.split(":", 1)[1] for cache_id in cache_ids]
-        return await self.keyspace.ranges(keys, "+inf", floor, count)
+    async def _fetch_windows(self, keys: list[str], floor: int) -> Sequence[list[Entry] | None]:
+        return await self.keyspace.ranges(keys, "+inf", floor, PULLED_WINDOW)
 
     async def knows(self, account_id: int) -> bool:
         """Whether the account's projection is kept (accounts are never forgotten, so a
