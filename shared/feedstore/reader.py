@@ -13,8 +13,8 @@ from shared.feedstore.keys import (
     POST_TOMBSTONE,
     PULL_ACCOUNTS,
     account_key,
-    all_feed_keys,
     family_of,
+    feed_key,
     following_key,
     post_key,
     post_tally_key,
@@ -95,13 +95,15 @@ class FeedReader:
         the marker it found, what the user follows (account id -> signed version) and, in
         the same command, the range `also` asks for (as `ranges` reads it) of one of the
         user's feeds."""
-        keys = [seen_key(user_id), following_key(user_id), *all_feed_keys(user_id)]
-        args: list[int | str] = [active_ttl_s, active_ttl_s + FEED_OUTLIVES_SEEN_S, TOUCH_REFRESH_S]
+        own = feed_key(user_id)
+        feed = also[0] if also is not None else own
+        if feed != own and not feed.startswith(own + ":"):  # a category feed: own:category
+            raise ValueError(f"{feed} is not one of user {user_id}'s feeds")
+        keys = [seen_key(user_id), following_key(user_id), feed]
+        ttl = active_ttl_s + FEED_OUTLIVES_SEEN_S
+        args: list[int | str] = [active_ttl_s, ttl, TOUCH_REFRESH_S, user_id]
         if also is not None:
-            key, top, _, count = also
-            if key not in keys[2:]:
-                raise ValueError(f"{key} is not one of user {user_id}'s feeds")
-            args += [keys.index(key) + 1, top, count]
+            args += [also[1], also[3]]
         [(state, flat, raw)] = await self._reads.run([_TOUCH.command(keys, args)])
         following = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
         read = self._decoded(also[0], raw, also[2]) if also is not None else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from shared.feedstore import packed
 from shared.feedstore.keys import FEED_OUTLIVES_SEEN_S, SEEN_PENDING, feed_key, lua_key, seen_key
+from shared.vocabulary import CATEGORIES
 
 # Scripts over users (shared.redis_cluster.PROLOGUE) build each user's keys with these.
 # Feeds are packed lists (shared.feedstore.packed): ARGV carry packed entries.
@@ -137,14 +138,16 @@ return 1
 # their feeds alive as long as they read (keys.GRANTS), and returns {previous marker,
 # following hash, entries}. Expiries move only once the marker has aged by ARGV[3] s: both
 # are set together, so the feeds still outlive the marker by their margin, and a busy
-# reader does not rewrite a dozen expiries per page. With ARGV[4..6] (the index in KEYS of
-# one of the feeds, a top score, a count), the entries are that feed's range
-# (packed_read), read in the same call: a page of a materialized feed is one command.
-# KEYS: seen, following, feed keys...; ARGV: seen TTL, feed TTL, refresh interval (s)[,
-# feed index, top, count].
+# reader does not rewrite a dozen expiries per page. The feed keys are built here from the
+# user id (ARGV[4]; all in the user's slot): a page passes three keys, not twelve. With
+# ARGV[5..6] (a top score, a count), the entries are KEYS[3]'s range (packed_read), read
+# in the same call: a page of a materialized feed is one command.
+# KEYS: seen, following, one of the user's feeds; ARGV: seen TTL, feed TTL, refresh
+# interval (s), user id[, top, count].
 TOUCH = (
     packed.LUA_READ
     + f"""
+local u = ARGV[4]
 local state = redis.call('GET', KEYS[1])
 local refresh = true
 if not state then
@@ -155,10 +158,13 @@ else
   refresh = false
 end
 if refresh then
-  for i = 3, #KEYS do redis.call('EXPIRE', KEYS[i], ARGV[2]) end
+  redis.call('EXPIRE', {lua_key(feed_key, "u")}, ARGV[2])
+  for _, c in ipairs({{{", ".join(f"'{c}'" for c in CATEGORIES)}}}) do
+    redis.call('EXPIRE', {lua_key(feed_key, "u", "c")}, ARGV[2])
+  end
 end
 local entries = false
-if ARGV[4] then entries = packed_read(KEYS[tonumber(ARGV[4])], ARGV[5], tonumber(ARGV[6])) end
+if ARGV[5] then entries = packed_read(KEYS[3], ARGV[5], tonumber(ARGV[6])) end
 return {{state or false, redis.call('HGETALL', KEYS[2]), entries}}
 """
 )

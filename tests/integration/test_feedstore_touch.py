@@ -30,9 +30,12 @@ async def test_a_touch_within_the_refresh_interval_moves_no_expiry(redis: AnyRed
     user = ids.next_id()
     reader = FeedReader(redis)
     await redis.rpush(feed_key(user), b"x")
+    await redis.rpush(feed_key(user, "beauty"), b"x")
     try:
         assert (await reader.touch(user, ACTIVE_S))[0] is None  # new: pending, all set
         assert await ttls(redis, user) == (ACTIVE_S, ACTIVE_S + FEED_OUTLIVES_SEEN_S)
+        # The script builds the category feeds' keys itself: theirs moved too.
+        assert await redis.ttl(feed_key(user, "beauty")) == ACTIVE_S + FEED_OUTLIVES_SEEN_S
         await redis.set(seen_key(user), SEEN_READY, xx=True, keepttl=True)
         # Aged, but less than the refresh interval: nothing moves.
         aged = ACTIVE_S - TOUCH_REFRESH_S + 5
