@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from bench import read_report  # noqa: E402
 from bench.client import WeitaoClient  # noqa: E402
 from bench.read_world import CATEGORY, Builder, ReadWorld, build  # noqa: E402
+from bench.stack import paused  # noqa: E402
 from shared.config import Env  # noqa: E402
 from shared.feedstore.keys import feed_key  # noqa: E402
 from shared.redis_cluster import connect  # noqa: E402
@@ -41,6 +42,9 @@ VEGETA = ROOT / ".run" / "bin" / "vegeta"
 LUA = ROOT / "bench" / "wrk" / "rotate.lua"
 CEILING_PORTS = {"redis": 18971, "fixed": 18972}
 READERS = 200
+# Stopped while measuring (bench.stack.paused): insights would ingest feedread's served
+# impressions, on the same 2 cores, during feedread's runs only. Kafka still takes them.
+PAUSED = ("insights",)
 DEEP_PAGES = 5
 KINDS = ("first", "deeper", "category")
 
@@ -177,7 +181,8 @@ async def main(args: argparse.Namespace) -> None:
         processes = start_ceilings(await fixed.read())
         try:
             await ceilings_up(session)
-            results = measure(int(api.urls["feedread"].rsplit(":", 1)[1]), pages, args)
+            with paused(*PAUSED):
+                results = measure(int(api.urls["feedread"].rsplit(":", 1)[1]), pages, args)
         finally:
             for process in processes:
                 process.terminate()

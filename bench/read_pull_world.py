@@ -24,8 +24,8 @@ from bench.read_world import (
     CATEGORY,
     POSTS_PER_ACCOUNT,
     Builder,
-    _bodies_kept,
-    _publish,
+    bodies_kept,
+    publish_days,
     until,
 )
 from bench.stack import restart
@@ -87,10 +87,10 @@ async def _build(builder: Builder, say: Callable[[str], None]) -> PullWorld:
         await builder.bulk("/v1/admin/bulk/follows", batch, 200)
     await until(lambda: all_pulled(builder.redis, accounts))
     say(f"  {len(accounts)} accounts pulled; {len(pairs):,} follows")
-    posts = await _publish(builder, accounts, say)
+    posts = await publish_days(builder, accounts, say)
     world = PullWorld(accounts, groups, follows)
     await until(lambda: _whole(builder, world))
-    await until(lambda: _bodies_kept(builder, posts))
+    await until(lambda: bodies_kept(builder, posts))
     say(f"  timelines full ({POSTS_PER_ACCOUNT} posts) in {time.perf_counter() - started:.0f} s")
     return world
 

@@ -131,15 +131,15 @@ async def build(bench: Builder, readers: int, pull_threshold: int, say=print) ->
     for account in pushed:
         await bench.followers_known(account, readers)
     say(f"  {readers} readers follow {PUSHED} pushed and {PULLED} pulled accounts")
-    posts = await _publish(bench, pushed + pulled, say)
+    posts = await publish_days(bench, pushed + pulled, say)
     full = PUSHED * POSTS_PER_ACCOUNT
     await until(lambda: _feeds_full(bench, people, full))
-    await until(lambda: _bodies_kept(bench, posts))
+    await until(lambda: bodies_kept(bench, posts))
     say(f"  feeds full ({full} entries) in {time.perf_counter() - started:.0f} s")
     return ReadWorld(people, pushed, pulled)
 
 
-async def _publish(bench: Builder, accounts: list[str], say) -> list[str]:
+async def publish_days(bench: Builder, accounts: list[str], say) -> list[str]:
     """Publishes every account's posts; returns the ids sent as events."""
     templates = {}
     for account in accounts:
@@ -188,7 +188,7 @@ async def _feeds_full(bench: Builder, readers: list[str], full: int) -> bool:
     return min(sizes) >= full
 
 
-async def _bodies_kept(bench: Builder, post_ids: list[str]) -> bool:
+async def bodies_kept(bench: Builder, post_ids: list[str]) -> bool:
     async with bench.redis.pipeline(transaction=False) as pipe:
         for post_id in post_ids:
             pipe.exists(post_key(post_id))
