@@ -67,10 +67,8 @@ class ServedImpressions:
 
     def record(self, user_id: int | str, items: Iterable[Served]) -> None:
         """Notes that `items` were served to `user_id` now; never blocks, never raises."""
-        at = int(time.time() * 1000)
-        for item in items:
-            post = item.post
-            self._pending.append((str(user_id), str(post["account_id"]), str(post["id"]), at))
+        at, user = int(time.time() * 1000), str(user_id)
+        self._pending.extend((user, item.post["account_id"], item.post["id"], at) for item in items)
         overflow = len(self._pending) - MAX_PENDING
         for _ in range(max(0, overflow)):
             self._pending.popleft()
@@ -157,15 +155,17 @@ _PAYLOAD = dataclasses.asdict(
 )
 
 
-@functools.lru_cache(maxsize=16)
-def _rfc3339_second(epoch_s: int) -> str:
-    """`2026-11-25T04:05:06.` of a second (the impressions of a flush share a few)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(epoch_s))
+@functools.lru_cache(maxsize=256)
+def _rfc3339_ms(epoch_ms: int) -> str:
+    """`2026-11-25T04:05:06.789Z`, as shared.timeutil.rfc3339 writes it: the impressions of
+    a page share their millisecond, and those of a flush a few."""
+    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_ms // 1000))
+    return f"{seconds}.{epoch_ms % 1000:03d}Z"
 
 
 def _encoded(event_id: str, user_id: str, account_id: str, post_id: str, at_ms: int) -> bytes:
     """The impression's envelope, as EngagementRecorded(...).envelope() would encode it."""
-    at = f"{_rfc3339_second(at_ms // 1000)}{at_ms % 1000:03d}Z"  # shared.timeutil.rfc3339
+    at = _rfc3339_ms(at_ms)
     ids = {"user_id": user_id, "account_id": account_id, "post_id": post_id, "at": at}
     envelope = Envelope(
         event_id=event_id,
