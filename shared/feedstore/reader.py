@@ -105,7 +105,7 @@ class FeedReader:
         if also is not None:
             args += [also[1], also[3]]
         [(state, flat, raw)] = await self._reads.run([_TOUCH.command(keys, args)])
-        following = {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
+        following = dict(zip(map(bytes.decode, flat[::2]), map(int, flat[1::2]), strict=True))
         read = self._decoded(also[0], raw, also[2]) if also is not None else None
         return state, following, read
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -97,6 +98,10 @@ def metrics_middleware(registry: CollectorRegistry) -> Middleware:
         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
     )
 
+    # Each label set's child, made once: labels() takes a lock and checks its arguments.
+    counted: dict[tuple[str, str, int], Any] = {}
+    timed: dict[str, Any] = {}
+
     @web.middleware
     async def measured(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
@@ -108,7 +113,12 @@ def metrics_middleware(registry: CollectorRegistry) -> Middleware:
             status = response.status
             return response
         finally:
-            requests.labels(request.method, route, str(status)).inc()
-            latency.labels(route).observe(time.perf_counter() - started)
+            key = (request.method, route, status)
+            if key not in counted:
+                counted[key] = requests.labels(request.method, route, str(status))
+            if route not in timed:
+                timed[route] = latency.labels(route)
+            counted[key].inc()
+            timed[route].observe(time.perf_counter() - started)
 
     return measured
