@@ -15,7 +15,9 @@ import asyncio
 import dataclasses
 import functools
 import logging
+import operator
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -163,9 +165,8 @@ def _rfc3339_ms(epoch_ms: int) -> str:
     return f"{seconds}.{epoch_ms % 1000:03d}Z"
 
 
-def _encoded(event_id: str, user_id: str, account_id: str, post_id: str, at_ms: int) -> bytes:
+def _envelope(event_id: str, user_id: str, account_id: str, post_id: str, at: str) -> bytes:
     """The impression's envelope, as EngagementRecorded(...).envelope() would encode it."""
-    at = _rfc3339_ms(at_ms)
     ids = {"user_id": user_id, "account_id": account_id, "post_id": post_id, "at": at}
     envelope = Envelope(
         event_id=event_id,
@@ -176,3 +177,21 @@ def _encoded(event_id: str, user_id: str, account_id: str, post_id: str, at_ms: 
         payload=_PAYLOAD | ids,
     )
     return envelope.encode()
+
+
+# The envelope _envelope writes, as a %-template: one encoding with a marker per value,
+# each marker made a `%s`. Filling it costs under half of an encoding.
+_MARKS = ("\x01e", "\x01u", "\x01a", "\x01p", "\x01t")
+_MARK = re.compile(r"\\u0001([euapt])")  # a marker as JSON writes it
+_SAMPLE = _envelope(*_MARKS).decode()
+_TEMPLATE = _MARK.sub("%s", _SAMPLE.replace("%", "%%"))
+_IN_ORDER = operator.itemgetter(*("euapt".index(name) for name in _MARK.findall(_SAMPLE)))
+
+
+def _encoded(event_id: str, user_id: str, account_id: str, post_id: str, at_ms: int) -> bytes:
+    """The impression's envelope (_envelope's bytes). Ids of digits and a hex event id
+    need no escaping in JSON; anything else is encoded in full."""
+    values = (event_id, user_id, account_id, post_id, _rfc3339_ms(at_ms))
+    if not (user_id.isdigit() and account_id.isdigit() and post_id.isdigit()):
+        return _envelope(*values)
+    return (_TEMPLATE % _IN_ORDER(values)).encode()

@@ -14,7 +14,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from services.feedread import impressions
 from services.feedread.impressions import ServedImpressions
-from shared.events import Envelope, decode
+from shared.events import SERVER_SOURCE, EngagementRecorded, Envelope, decode
 from shared.timeutil import from_epoch_ms, rfc3339
 
 
@@ -167,3 +167,21 @@ async def test_each_impression_has_its_own_random_event_id():
     event_ids = {Envelope.decode(value).event_id for _, value, _ in producer.sent}
     assert len(event_ids) == 50
     assert all(len(e) == 32 and int(e, 16) >= 0 for e in event_ids)
+
+
+def test_an_impression_is_byte_for_byte_what_its_contract_encodes():
+    """The fast template (impressions._encoded) against the contract's own envelope, for
+    ids of digits (the template) and for ids that need escaping (the full encoding)."""
+    at_ms = 1_795_000_000_042
+    at = rfc3339(from_epoch_ms(at_ms))
+    for user, account, post in (("7", "42", "1001"), ('7"', "4\\2", "é%s")):
+        event = EngagementRecorded(
+            action="impression",
+            user_id=user,
+            account_id=account,
+            post_id=post,
+            at=at,
+            source=SERVER_SOURCE,
+        )
+        expected = event.envelope(event_id="ab" * 16, occurred_at=at).encode()
+        assert impressions._encoded("ab" * 16, user, account, post, at_ms) == expected
