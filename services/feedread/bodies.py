@@ -32,16 +32,17 @@ class Encoded(dict[str, Any]):
     """A body's JSON (`encoded`, served as is) and, as a dict, its decoded fields (a
     page reads a few of every entry's: a dict's own lookups are the cheapest)."""
 
-    __slots__ = ("encoded",)
+    __slots__ = ("encoded", "raw")
 
     def __init__(self, encoded: bytes, fields: msgspec.Struct) -> None:
         super().__init__(msgspec.structs.asdict(fields))
         self.encoded = encoded
+        self.raw = msgspec.Raw(encoded)  # made once: a cached body is served many times
 
 
 def raw_json(body: Mapping[str, Any]) -> msgspec.Raw:
     """A body's JSON for embedding in a response: an Encoded's own bytes, as they are."""
-    return msgspec.Raw(body.encoded if isinstance(body, Encoded) else _ENCODER.encode(body))
+    return body.raw if isinstance(body, Encoded) else msgspec.Raw(_ENCODER.encode(body))
 
 
 class ServedPost(Encoded):

@@ -73,9 +73,8 @@ class Visit:
 
 
 class HydratedEntry(NamedTuple):
-    """A feed entry at its position, with its post and author as the API shows them."""
+    """A feed entry served, with its post and author as the API shows them."""
 
-    position: Position
     post: Mapping[str, Any]  # services.feedread.bodies.ServedPost when read from Redis
     account: Mapping[str, Any]
 

@@ -131,7 +131,9 @@ def range_in_window(
     down to `floor`, newest first, taken from `window` (its newest entries, newest first;
     `whole`: all it holds); None when the window ends before the range does."""
     start = 0 if top == "+inf" else bisect.bisect_left(window, -int(top), key=_minus_score)
-    found = [entry for entry in window[start : start + count] if entry[0] >= floor]
+    found = window[start : start + count]
+    if found and found[-1][0] < floor:  # rarely: entries this old leave feeds
+        found = [entry for entry in found if entry[0] >= floor]
     ends_inside = whole or start + count <= len(window) or window[-1][0] < floor
     return found if ends_inside else None
 

@@ -126,9 +126,9 @@ class Feedread:
                 account = accounts.get(author)
                 if visible(post, account, following.get(author, 0), category):
                     assert account is not None
-                    items.append(HydratedEntry(Position(score, int(member)), post, account))
+                    items.append(HydratedEntry(post, account))
                     if len(items) == limit:
-                        return Page(items, items[-1].position)
+                        return Page(items, Position(score, int(member)))
             if entries:
                 last = Position(entries[-1][0], int(entries[-1][1]))
             if exhausted:
