@@ -20,7 +20,7 @@ from services.insights.service import Ingest, Reads
 from services.insights.stats_store import StatsReader
 from services.insights.store import IngestStore
 from services.insights.suspicion import SuspicionDetector
-from services.insights.swing_job import SwingRefresher
+from services.insights.swing_job import SwingRefresher, SwingSchedule
 from shared import logs, runtime, seen_events
 from shared.kafka import ConsumerLoop
 from shared.redis_cluster import AnyRedis
@@ -35,6 +35,7 @@ OFFICIAL = web.AppKey("insights_official", OfficialRanking)
 ASSOCIATED = web.AppKey("insights_associated", Associated)
 SUSPICION = web.AppKey("insights_suspicion", SuspicionDetector)
 SWING = web.AppKey("insights_swing", SwingRefresher)
+SWING_SCHEDULE = web.AppKey("insights_swing_schedule", SwingSchedule)
 JUDGE_IDLE_S = 0.5  # the judge's pause when no follows await judgement
 # Event ids are kept a day longer than Kafka keeps events (log.retention.hours=168 in
 # the local stack; set it to the deployment's retention): older ones cannot come again.
@@ -49,6 +50,9 @@ def create_app(config: InsightsConfig) -> web.Application:
         app[OFFICIAL] = OfficialRanking(pool, redis, config.official_days)
         app[ASSOCIATED] = Associated(pool, redis)
         app[SWING] = SwingRefresher(config.common.postgres_dsn, SCHEMA, redis, config.swing_days)
+        app[SWING_SCHEDULE] = SwingSchedule(
+            app[SWING], config.swing_refresh_s, app[METRICS], config.swing_rest_per_pass
+        )
         app[SUSPICION] = SuspicionDetector(pool)
         app[api.READS] = Reads(StatsReader(pool), app[OFFICIAL], app[ASSOCIATED], app[SUSPICION])
         ingest = Ingest(IngestStore(pool), app[OFFICIAL])
@@ -73,9 +77,6 @@ def create_app(config: InsightsConfig) -> web.Application:
     async def forget_old_event_ids(app: web.Application) -> None:
         await seen_events.forget_forever(app[POOL])
 
-    async def refresh_swing(app: web.Application) -> None:
-        await app[SWING].refresh(utcnow())
-
     app.cleanup_ctx.extend(
         [
             runtime.postgres(
@@ -86,7 +87,7 @@ def create_app(config: InsightsConfig) -> web.Application:
             wiring,
             runtime.running("consumer", lambda app: app[LOOP]),
             runtime.every("official-refresh", config.official_refresh_s, refresh_official),
-            runtime.every("swing-refresh", config.swing_refresh_s, refresh_swing),
+            runtime.running("swing-refresh", lambda app: app[SWING_SCHEDULE]),
             runtime.background("fake-follower-judge", judge_followers),
             runtime.background("event-id-expiry", forget_old_event_ids),
         ]

@@ -16,8 +16,11 @@ DEFAULTS = {
     # Seconds between refreshes of the official ranking (only accounts that changed).
     "WEITAO_INSIGHTS_OFFICIAL_REFRESH_S": "1",
     # Seconds between recomputations of every account's Swing list (a full pass: about
-    # 6 s of one core over the local stack's 1.3 million follows).
+    # 7 s of one core over the local stack's 1.55 million follows).
     "WEITAO_INSIGHTS_SWING_REFRESH_S": "60",
+    # After a pass Swing rests at least this many times as long as the pass took (3: at
+    # most a quarter of one core, however long a pass grows).
+    "WEITAO_INSIGHTS_SWING_REST_PER_PASS": "3",
 }
 
 
@@ -29,6 +32,7 @@ class InsightsConfig:
     swing_days: int
     official_refresh_s: float
     swing_refresh_s: float
+    swing_rest_per_pass: float
 
     @classmethod
     def from_env(cls, env: Env | None = None) -> InsightsConfig:
@@ -41,4 +45,5 @@ class InsightsConfig:
             swing_days=own.int("WEITAO_INSIGHTS_SWING_DAYS"),
             official_refresh_s=own.float("WEITAO_INSIGHTS_OFFICIAL_REFRESH_S"),
             swing_refresh_s=own.float("WEITAO_INSIGHTS_SWING_REFRESH_S"),
+            swing_rest_per_pass=own.float("WEITAO_INSIGHTS_SWING_REST_PER_PASS"),
         )
