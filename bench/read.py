@@ -47,6 +47,8 @@ READERS = 200
 PAUSED = ("insights",)
 DEEP_PAGES = 5
 KINDS = ("first", "deeper", "category")
+# Open-loop rates (req/s) first pages are also measured at, below half the bare handler's.
+LATENCY_RATES = (250, 500, 1000, 1500, 2000)
 
 
 def say(message: str) -> None:
@@ -208,17 +210,33 @@ def measure(feedread_port: int, pages: dict, args: argparse.Namespace) -> dict[s
     saturation = {name: read_report.medians(r) for name, r in runs.items()}
     rate = max(1, round(saturation["bare redis"]["rps"] / 2))
     say(f"vegeta open loop at {rate} req/s (half the bare Redis handler's saturation)")
+    # The ceilings under the same open loop: what this machine allows at that rate.
+    targets = {f"feedread {k}": (feedread_port, pages[k]) for k in KINDS} | {
+        f"bare {name}": (port, pages["first"]) for name, port in CEILING_PORTS.items()
+    }
     latency: dict[str, list[dict[str, float]]] = {}
     for _ in range(args.runs):
-        for kind in KINDS:
-            latency.setdefault(kind, []).append(
-                vegeta(feedread_port, pages[kind], rate, args.vegeta_seconds)
-            )
+        for name, (port, lines) in targets.items():
+            latency.setdefault(name, []).append(vegeta(port, lines, rate, args.vegeta_seconds))
+    # First pages at rising rates: the rate up to which each meets its latency.
+    rates = [r for r in LATENCY_RATES if r < rate]
+    say(f"vegeta open loop, first pages, at {', '.join(map(str, rates))} req/s")
+    by_rate: dict[str, dict[str, list[dict[str, float]]]] = {}
+    for _ in range(args.runs):
+        for each in rates:
+            for name in ("feedread first", "bare redis"):
+                port, lines = targets[name]
+                found = vegeta(port, lines, each, args.vegeta_seconds)
+                by_rate.setdefault(str(each), {}).setdefault(name, []).append(found)
     return {
         "saturation": saturation,
         "saturation_runs": runs,
         "open_loop_rate": rate,
-        "open_loop": {kind: read_report.medians(r) for kind, r in latency.items()},
+        "open_loop": {name: read_report.medians(r) for name, r in latency.items()},
+        "open_loop_by_rate": {
+            each: {name: read_report.medians(r) for name, r in found.items()}
+            for each, found in by_rate.items()
+        },
         "machine": read_report.machine(),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "runs": args.runs,
