@@ -18,13 +18,14 @@ V = TypeVar("V")
 
 
 class BriefCache(Generic[V]):
-    """Values by id kept CACHE_TTL_S after they were read, fetched in one call when absent
+    """Values by id kept `ttl_s` (CACHE_TTL_S) after they were read, fetched in one call when absent
     or stale; a None (unknown) is not kept. Past `bound` entries the stale ones go.
     Reads of ids being fetched wait for that fetch: when a value goes stale, every page in
     flight wants it at once, and one fetch serves them all."""
 
-    def __init__(self, bound: int) -> None:
+    def __init__(self, bound: int, ttl_s: float = CACHE_TTL_S) -> None:
         self.bound = bound
+        self.ttl_s = ttl_s
         self._kept: dict[str, tuple[float, V]] = {}
         self._fetching: dict[str, asyncio.Future[dict[str, V | None]]] = {}
 
@@ -39,7 +40,7 @@ class BriefCache(Generic[V]):
         missing: list[str] = []
         for key in dict.fromkeys(ids):
             kept = self._kept.get(key)
-            if kept is not None and now - kept[0] <= CACHE_TTL_S:
+            if kept is not None and now - kept[0] <= self.ttl_s:
                 found[key] = kept[1]
             else:
                 waiting.append(key)
@@ -75,7 +76,7 @@ class BriefCache(Generic[V]):
             if value is not None:
                 self._kept[key] = (now, value)
         if len(self._kept) > self.bound:
-            self._kept = {k: v for k, v in self._kept.items() if now - v[0] <= CACHE_TTL_S}
+            self._kept = {k: v for k, v in self._kept.items() if now - v[0] <= self.ttl_s}
         return fetched
 
 

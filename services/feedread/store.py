@@ -37,10 +37,12 @@ TIE_MARGIN = 2
 # Bodies kept in process (a second's worth of what pages serve, with room).
 CACHED_POSTS = 200_000
 CACHED_ACCOUNTS = 100_000
-# The newest entries of each pulled timeline kept in process for a second (the same for
-# every follower: first pages and the next few pages read them from memory), and how many
+# The newest entries of each pulled timeline kept in process (the same for every
+# follower: first pages and the next few pages read them from memory), for how long (a
+# pulled account's new post reaches its followers' first pages within it), and how many
 # timelines' windows are kept at most.
 PULLED_WINDOW = 100
+PULLED_WINDOW_TTL_S = 0.25
 CACHED_WINDOWS = 5_000
 
 
@@ -54,7 +56,7 @@ class FeedStore:
         self._accounts: BriefCache[Encoded] = BriefCache(CACHED_ACCOUNTS)
         self._known: set[int] = set()
         self._pulled_timelines: tuple[set[str], set[str]] = (set(), set())
-        self._windows: BriefCache[list[Entry]] = BriefCache(CACHED_WINDOWS)
+        self._windows: BriefCache[list[Entry]] = BriefCache(CACHED_WINDOWS, PULLED_WINDOW_TTL_S)
 
     # ------------------------------------------------------------ projections
 
@@ -140,10 +142,10 @@ class FeedStore:
         self, keys: list[str], top: int | str, floor: int, count: int
     ) -> list[list[Entry]]:
         """keyspace.ranges, but pulled accounts' timelines (read by each of their many
-        followers' pages) are answered from their newest PULLED_WINDOW entries, kept a
-        second, while the window holds the range: a page may miss an entry of the last
-        second, at the top of the timeline, where a cursor never is; ranges below the
-        window are read afresh."""
+        followers' pages) are answered from their newest PULLED_WINDOW entries, kept
+        PULLED_WINDOW_TTL_S, while the window holds the range: a first page may miss a post
+        of that last moment, at the top of the timeline, where a cursor never is; ranges
+        below the window are read afresh."""
         pulled = self._timelines_of(self._pull)
         windows = await self._windows.get_many(
             [k for k in keys if k in pulled], lambda found: self._fetch_windows(found, floor)

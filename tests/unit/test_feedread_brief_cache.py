@@ -74,3 +74,17 @@ async def test_unknown_ids_are_fetched_each_time():
     assert await cache.get_many(["unknown"], fetch) == {"unknown": None}
     assert await cache.get_many(["unknown"], fetch) == {"unknown": None}
     assert len(fetch.calls) == 2
+
+
+async def test_a_value_is_fetched_again_once_its_own_ttl_has_passed(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("services.feedread.brief_cache.time.monotonic", lambda: clock[0])
+    cache: BriefCache[str] = BriefCache(100, ttl_s=0.25)
+    fetch = Fetches()
+    fetch.release.set()
+    for moment in (1000.0, 1000.2, 1000.3, 1000.5):
+        clock[0] = moment
+        assert await cache.get_many(["1"], fetch) == {"1": "v1"}
+    # Kept at 1000.0 and still at 1000.2; stale at 1000.3 (fetched, kept then); at 1000.5
+    # still fresh from 1000.3.
+    assert fetch.calls == [["1"], ["1"]]
