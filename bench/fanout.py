@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.client import WeitaoClient  # noqa: E402
+from bench.doc import DOC, replace_section  # noqa: E402
 from bench.read_world import fanout_counts_followers  # noqa: E402
 from bench.settle import settle  # noqa: E402
 from bench.stack import restart  # noqa: E402
@@ -61,7 +62,6 @@ MILLION_HANDLE = "bench_million_pull"  # built once, found again by handle on la
 RUNS = 3  # each ceiling and the fan-out are measured this many times; medians reported
 LATENCY_POSTS = 15
 OUT = ROOT / "bench-out"
-DOC = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench-fanout:begin -->", "<!-- bench-fanout:end -->"
 
 
@@ -517,10 +517,7 @@ def write_doc(r: dict[str, Any]) -> None:
         f"costs about {m['per_active_user_cap_bytes'] / 1024:.0f} KiB per active user.",
         END,
     ]
-    text = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    DOC.write_text(head + "\n".join(lines) + tail)
+    replace_section(BEGIN, END, "\n".join(lines))
     say(f"wrote {DOC.relative_to(ROOT)} and bench-out/fanout.json")
 
 

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import read_report  # noqa: E402
 from bench.client import WeitaoClient  # noqa: E402
+from bench.doc import replace_section  # noqa: E402
 from bench.read import OUT, ceilings_up, vegeta, wrk  # noqa: E402
 from shared.config import Env  # noqa: E402
 
@@ -165,15 +166,12 @@ def section(r: dict[str, Any]) -> str:
 
 def write_doc(r: dict[str, Any]) -> None:
     """Replaces this bench's part of the insights section of docs/benchmarks.md."""
-    doc = ROOT / "docs" / "benchmarks.md"
-    text = doc.read_text()
-    if BEGIN in text:
-        head, _, rest = text.partition(BEGIN)
-        text = head + section(r) + rest.partition(END)[2]
-    else:
-        head, _, rest = text.partition(SECTION_END)
-        text = head + section(r) + "\n" + SECTION_END + rest
-    doc.write_text(text)
+    replace_section(BEGIN, END, section(r), _in_the_insights_section)
+
+
+def _in_the_insights_section(text: str, section: str) -> str:
+    head, _, rest = text.partition(SECTION_END)
+    return head + section + "\n" + SECTION_END + rest
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.doc import replace_section
+
 BEGIN, END = "<!-- bench-read-pull:begin -->", "<!-- bench-read-pull:end -->"
 IMAGE = "bench-read-pull.png"
 
@@ -76,7 +78,6 @@ def plot(r: dict[str, Any], path: Path) -> None:
 def write_doc(r: dict[str, Any], root: Path) -> None:
     """Replaces what is between the bench-read-pull markers of docs/benchmarks.md, and
     its plot."""
-    doc = root / "docs" / "benchmarks.md"
     plot(r, root / "docs" / IMAGE)
     m = r["machine"]
     section = "\n".join(
@@ -93,8 +94,4 @@ def write_doc(r: dict[str, Any], root: Path) -> None:
             END,
         ]
     )
-    text = doc.read_text()
-    if BEGIN not in text:
-        raise RuntimeError(f"docs/benchmarks.md has no {BEGIN} marker")
-    head, _, rest = text.partition(BEGIN)
-    doc.write_text(head + section + rest.partition(END)[2])
+    replace_section(BEGIN, END, section)

@@ -9,6 +9,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from bench.doc import replace_section
+
 BEGIN, END = "<!-- bench-read:begin -->", "<!-- bench-read:end -->"
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -134,8 +136,7 @@ def plot(r: dict[str, Any], path: Path) -> None:
 
 def write_doc(r: dict[str, Any], root: Path) -> None:
     """Replaces the bench-read section of docs/benchmarks.md and its plot."""
-    doc, image = root / "docs" / "benchmarks.md", root / "docs" / "bench-read.png"
-    plot(r, image)
+    plot(r, root / "docs" / "bench-read.png")
     m = r["machine"]
     section = "\n".join(
         [
@@ -150,11 +151,9 @@ def write_doc(r: dict[str, Any], root: Path) -> None:
             END,
         ]
     )
-    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
-    if BEGIN in text:
-        head, _, rest = text.partition(BEGIN)
-        text = head + section + rest.partition(END)[2]
-    else:
-        text = text.rstrip("\n") + "\n\n## Feed reads from outside (`make bench-read`)\n\n"
-        text += section + "\n"
-    doc.write_text(text)
+    replace_section(BEGIN, END, section, _after_the_rest)
+
+
+def _after_the_rest(text: str, section: str) -> str:
+    heading = "\n\n## Feed reads from outside (`make bench-read`)\n\n"
+    return text.rstrip("\n") + heading + section + "\n"
