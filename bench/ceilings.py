@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.client import WeitaoClient
-from bench.fanout import Bench, bare_read_server
+from bench.fanout import Bench
 from bench.world import World
 from shared.config import Env
 
@@ -72,18 +72,9 @@ async def measure(api: WeitaoClient, env: Env, world: World) -> dict[str, Any]:
     bench = Bench(api, env)
     try:
         users = world.consumers
+        # Reads are not here: a client in this process measures itself, not the server
+        # (make bench-read measures feedread from outside).
         result: dict[str, Any] = {"redis_push_deliveries_per_s": await bench.ceiling_script(users)}
-        reader = world.consumers[0]
-        runner = await bare_read_server(env, 18998)
-        try:
-            token = api.token(reader, "user")
-            bare = await bench.load(f"http://127.0.0.1:18998/feed/{reader}", token, 5, 16)
-            ours = await bench.load(f"{api.urls['feedread']}/v1/users/{reader}/feed", token, 5, 16)
-        finally:
-            await runner.cleanup()
-        result["bare_read_handler_rps"] = bare["rps"]
-        result["feedread_rps_same_user"] = ours["rps"]
-        result["read_ratio"] = ours["rps"] / bare["rps"]
         result.update(await kafka_rates(env.str("WEITAO_KAFKA_BOOTSTRAP")))
         return result
     finally:

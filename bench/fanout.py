@@ -3,9 +3,9 @@ running local stack, each figure beside its ceiling measured in the same run.
 
 Phases: (1) one fanout process pushing a post to 100,000 followers vs. bare Python
 loops doing the same Redis writes; (2) publish -> visible through the API for accounts
-of 100, 10,000 and 100,000 followers, and for a pulled account; (3) feed reads of one
-feedread process (20 pushed + 5 pulled accounts, with and without a category) vs. a bare
-aiohttp handler doing the same Redis reads; (4) Redis memory per feed entry.
+of 100, 10,000 and 100,000 followers, and for pulled accounts of 100,000 and 1,000,000;
+(3) Redis memory per feed entry. Feed reads are measured from outside, by
+`make bench-read` (a Python client in this process measured itself, not the server).
 
 The bench restarts fanout and publishing with bench settings (no pull threshold, no
 daily limit) and restores them at the end. Followers are marked active directly in
@@ -28,7 +28,6 @@ from typing import Any
 
 import aiohttp
 import orjson
-from aiohttp import web
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,17 +42,11 @@ from shared.config import Env  # noqa: E402
 from shared.feedstore.keys import (  # noqa: E402
     PULL_ACCOUNTS,
     SEEN_READY,
-    account_key,
-    all_feed_keys,
     feed_key,
-    following_key,
-    post_key,
     seen_key,
-    timeline_key,
 )
-from shared.feedstore.packed import decode_entries, encode_entry, newest_first  # noqa: E402
+from shared.feedstore.packed import encode_entry, newest_first  # noqa: E402
 from shared.feedstore.scripts import PUSH as _PUSH  # noqa: E402
-from shared.feedstore.scripts import TOUCH as _TOUCH  # noqa: E402
 from shared.redis_cluster import CROSS_SLOT, PROLOGUE, connect  # noqa: E402
 
 USERS = 100_000
@@ -260,37 +253,7 @@ class Bench:
                     await asyncio.sleep(0.005)
         return samples
 
-    # ------------------------------------------------------------ phase 3: reads
-
-    async def load(
-        self, url: str, token: str, seconds: float, concurrency: int
-    ) -> dict[str, float]:
-        latencies: list[float] = []
-        errors = 0
-        deadline = time.perf_counter() + seconds
-        headers = {"Authorization": f"Bearer {token}"}
-
-        async def worker() -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                async with self.api.session.get(url, headers=headers) as resp:
-                    await resp.read()
-                    if resp.status != 200:
-                        errors += 1
-                latencies.append((time.perf_counter() - started) * 1000)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-        return {
-            "rps": len(latencies) / elapsed,
-            "p50_ms": pct(latencies, 0.5),
-            "p99_ms": pct(latencies, 0.99),
-            "errors": errors,
-        }
-
-    # ------------------------------------------------------------ phase 4: memory
+    # ------------------------------------------------------------ phase 3: memory
 
     async def memory_per_entry(self) -> dict[str, float]:
         key = feed_key(f"bench{secrets.token_hex(4)}")
@@ -306,52 +269,6 @@ class Bench:
             "per_active_user_cap_bytes": 2 * usage,  # feed + its category feeds
             "redis_used_memory_bytes": info["used_memory"],
         }
-
-
-async def bare_read_server(env: Env, port: int) -> web.AppRunner:
-    """The ceiling for reads: an aiohttp handler doing the same Redis reads as a page."""
-    redis = connect(env.str("WEITAO_REDIS_URL"), env.bool("WEITAO_REDIS_CLUSTER"))
-
-    async def handler(request: web.Request) -> web.Response:
-        user = request.match_info["user"]
-        category = request.query.get("category")
-        keys = [seen_key(user), following_key(user), *all_feed_keys(user)]
-        _, flat = await redis.eval(_TOUCH, len(keys), *keys, 3600, 7200)
-        followed = [flat[i].decode() for i in range(0, len(flat), 2)]
-        pulled = request.app["pulled"]
-        sources = [feed_key(user, category)] + [
-            timeline_key(account, category) for account in followed if account in pulled
-        ]
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.lrange(sources[0], 0, 99)  # the packed feed, newest first
-            for key in sources[1:]:
-                pipe.zrange(
-                    key, "+inf", "-inf", desc=True, byscore=True, offset=0, num=100, withscores=True
-                )
-            feed, *timelines = await pipe.execute()
-        ranges = [decode_entries(feed), *timelines]
-        entries = sorted((e for r in ranges for e in r), key=lambda e: (e[1], e[0]), reverse=True)[
-            :25
-        ]
-        async with redis.pipeline(transaction=False) as pipe:
-            for member, _ in entries:
-                pipe.get(post_key(member.decode()))
-            posts = [orjson.loads(p) for p in await pipe.execute() if p and p != b"-"]
-        async with redis.pipeline(transaction=False) as pipe:
-            for account in sorted({p["account_id"] for p in posts}):
-                pipe.hget(account_key(account), "j")
-            await pipe.execute()
-        return web.Response(
-            body=orjson.dumps({"items": posts[:20]}), content_type="application/json"
-        )
-
-    app = web.Application()
-    app["pulled"] = {m.decode() for m in await redis.smembers(PULL_ACCOUNTS)}
-    app.router.add_get("/feed/{user}", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner
 
 
 async def main() -> None:
@@ -411,62 +328,22 @@ async def run(bench: Bench, env: Env) -> None:
         visible[f"push_{size}"] = summary(samples)
         say(f"  {size:>7,} followers: {visible[f'push_{size}']}")
 
-    say("phase 3: feed reads; 5 pulled accounts (fanout restarted with threshold 1,000)")
+    say("phase 2b: publish -> visible for a pulled account (fanout on threshold 1,000)")
     restart("fanout", WEITAO_PULL_THRESHOLD="1000")
-    reader, newcomer = await bench.consumers(2)
-    await bench.mark_active([reader, newcomer])
-    pushed = [await bench.seller() for _ in range(20)]
-    pulled = [await bench.seller("beauty") for _ in range(5)]
-    for account in pushed + pulled:
-        await bench.follow([reader], account)
-    for account in pulled:
-        await bench.follow(users[-1200:], account)
+    (newcomer,) = await bench.consumers(1)
     await bench.follow([newcomer], sizes[100_000])  # a follow: the 100k account -> pull
-    for account in [*pulled, sizes[100_000]]:
-        await until(lambda a=account: bench.redis.sismember(PULL_ACCOUNTS, a))
+    await until(lambda: bench.redis.sismember(PULL_ACCOUNTS, sizes[100_000]))
     samples = await bench.visible_latency(sizes[100_000], [users[0], users[50_000]])
     visible["pull_100000"] = summary(samples)
     say(f"  pulled account: {visible['pull_100000']}")
-    say("phase 3b: publish -> visible for a 1,000,000-follower pulled account")
+    say("phase 2c: publish -> visible for a 1,000,000-follower pulled account")
     million, million_readers = await bench.million_account()
     samples = await bench.visible_latency(million, million_readers)
     visible["pull_1000000"] = summary(samples)
     say(f"  1,000,000-follower pulled account: {visible['pull_1000000']}")
     results["publish_to_visible"] = visible
-    for account in pushed + pulled:
-        for n in range(5):
-            await bench.publish(account, f"读取测试{n}")
-    await asyncio.sleep(2)
-    await bench.api.feed(reader)
-    token = bench.api.token(reader, "user")
-    runner = await bare_read_server(env, 18999)
-    reads = {}
-    try:
-        for label, query in (("all", ""), ("category", "?category=beauty")):
-            ours, ceiling = [], []
-            for _ in range(RUNS):
-                ours.append(
-                    await bench.load(
-                        f"{bench.api.urls['feedread']}/v1/users/{reader}/feed{query}", token, 5, 16
-                    )
-                )
-                ceiling.append(
-                    await bench.load(f"http://127.0.0.1:18999/feed/{reader}{query}", token, 5, 16)
-                )
-            med = {k: statistics.median(r[k] for r in ours) for k in ("rps", "p50_ms", "p99_ms")}
-            cei = {k: statistics.median(r[k] for r in ceiling) for k in ("rps", "p50_ms", "p99_ms")}
-            reads[label] = {
-                "feedread": med,
-                "bare_handler": cei,
-                "ratio_rps": med["rps"] / cei["rps"],
-                "errors": sum(r["errors"] for r in ours),
-            }
-            say(f"  reads ({label}): {reads[label]}")
-    finally:
-        await runner.cleanup()
-    results["feed_read"] = reads
 
-    say("phase 4: Redis memory")
+    say("phase 3: Redis memory")
     results["memory"] = await bench.memory_per_entry()
     say(f"  {results['memory']}")
     results["machine"] = {
@@ -479,7 +356,7 @@ async def run(bench: Bench, env: Env) -> None:
 
 
 def write_doc(r: dict[str, Any]) -> None:
-    f, v, reads, m = r["fanout"], r["publish_to_visible"], r["feed_read"], r["memory"]
+    f, v, m = r["fanout"], r["publish_to_visible"], r["memory"]
     lines = [
         BEGIN,
         f"Command: `make bench-fanout` · machine: {r['machine']['cpus']} cores, "
@@ -502,15 +379,7 @@ def write_doc(r: dict[str, Any]) -> None:
             for k, x in v.items()
         ),
         "",
-        "| feed read, 20 pushed + 5 pulled accounts, 16 clients | req/s | p50 ms | p99 ms "
-        "| bare handler req/s | ratio |",
-        "|---|---|---|---|---|---|",
-        *(
-            f"| {label} | {x['feedread']['rps']:,.0f} | {x['feedread']['p50_ms']:.1f} | "
-            f"{x['feedread']['p99_ms']:.1f} | {x['bare_handler']['rps']:,.0f} | "
-            f"**{x['ratio_rps']:.2f}** |"
-            for label, x in reads.items()
-        ),
+        "Feed reads: `make bench-read` (load from outside the server process).",
         "",
         f"Redis memory: a full feed of 800 entries takes {m['feed_of_800_bytes']:,} bytes "
         f"({m['bytes_per_entry']:.0f} bytes per entry); with its category feeds the cap "

@@ -114,9 +114,6 @@ def markdown(result: dict[str, Any], name: str) -> str:
             "",
             "| ceiling, same run | per s | Weitao | ratio |",
             "|---|---|---|---|",
-            f"| bare read handler, same Redis reads (one reader) | "
-            f"{c['bare_read_handler_rps']:.0f} | {c['feedread_rps_same_user']:.0f} | "
-            f"**{c['read_ratio']:.2f}** |",
             f"| raw Redis push loop (deliveries) | {c['redis_push_deliveries_per_s']:,.0f} | | |",
             f"| raw aiokafka produce / consume | {c['kafka_produce_per_s']:,.0f} / "
             f"{c['kafka_consume_per_s']:,.0f} | | |",
