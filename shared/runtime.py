@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -131,6 +132,27 @@ def running(name: str, loop_of: Callable[[web.Application], Runnable]) -> Cleanu
     return background(name, loop)
 
 
+# The cyclic collector's thresholds once a service has started. Python's defaults
+# (700, 10, 10) collected 8.5% of feedread's CPU under load, in pauses of up to 43 ms
+# (a full collection walking every cached post), for a service whose garbage is nearly
+# all freed by reference counting: with these, 0.7%, pauses under 6 ms (docs/benchmarks.md).
+GC_THRESHOLDS = (10_000, 20, 100)
+
+
+def quiet_gc(app: web.Application) -> None:
+    """Once `app` has started, leaves what startup made (modules, clients, tables) out of
+    every later collection and collects less often (GC_THRESHOLDS)."""
+
+    async def tune(_: web.Application) -> None:
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
+
+    app.on_startup.append(tune)
+
+
 def serve(app: web.Application, host: str, port: int) -> None:
-    """Serves `app` until SIGINT/SIGTERM, allowing 5 s for in-flight requests."""
+    """Serves `app` until SIGINT/SIGTERM, allowing 5 s for in-flight requests; the
+    collector is tuned once it has started (quiet_gc)."""
+    quiet_gc(app)
     web.run_app(app, host=host, port=port, print=None, access_log=None, shutdown_timeout=5.0)
