@@ -42,13 +42,15 @@ VEGETA = ROOT / ".run" / "bin" / "vegeta"
 LUA = ROOT / "bench" / "wrk" / "rotate.lua"
 CEILING_PORTS = {"redis": 18971, "fixed": 18972}
 READERS = 200
-# Stopped while measuring (bench.stack.paused): insights would ingest feedread's served
-# impressions, on the same 2 cores, during feedread's runs only. Kafka still takes them.
-PAUSED = ("insights",)
+# Stopped while measuring (bench.stack.paused): on the same 2 cores, insights would ingest
+# feedread's served impressions during feedread's runs only (Kafka still takes them), and
+# either could be working off a backlog another bench left (a million follows).
+PAUSED = ("insights", "notifications")
 DEEP_PAGES = 5
 KINDS = ("first", "deeper", "category")
 # Open-loop rates (req/s) first pages are also measured at, below half the bare handler's.
 LATENCY_RATES = (250, 500, 1000, 1500, 2000)
+SETTLE_S = 3.0  # a pause after each open-loop attack (bench.read.settled)
 
 
 def say(message: str) -> None:
@@ -109,6 +111,14 @@ def vegeta(
         input=attack.stdout, check=True, capture_output=True,
     )  # fmt: skip
     return read_report.parse_vegeta(json.loads(report.stdout))
+
+
+def settled(found: dict[str, float]) -> dict[str, float]:
+    """`found`, once the server has had SETTLE_S to finish what an attack left queued:
+    aiohttp goes on serving requests whose client gave up, and the next attack (on
+    another server, on the same cores) would pay for them."""
+    time.sleep(SETTLE_S)
+    return found
 
 
 def start_ceilings(fixed_body: bytes) -> list[subprocess.Popen]:
@@ -209,16 +219,11 @@ def measure(feedread_port: int, pages: dict, args: argparse.Namespace) -> dict[s
             runs.setdefault(f"bare {name}", []).append(wrk(port, pages["first"], args.seconds))
     saturation = {name: read_report.medians(r) for name, r in runs.items()}
     rate = max(1, round(saturation["bare redis"]["rps"] / 2))
-    say(f"vegeta open loop at {rate} req/s (half the bare Redis handler's saturation)")
-    # The ceilings under the same open loop: what this machine allows at that rate.
     targets = {f"feedread {k}": (feedread_port, pages[k]) for k in KINDS} | {
         f"bare {name}": (port, pages["first"]) for name, port in CEILING_PORTS.items()
     }
-    latency: dict[str, list[dict[str, float]]] = {}
-    for _ in range(args.runs):
-        for name, (port, lines) in targets.items():
-            latency.setdefault(name, []).append(vegeta(port, lines, rate, args.vegeta_seconds))
-    # First pages at rising rates: the rate up to which each meets its latency.
+    # First pages at rising rates, before any rate that queues: the rate up to which each
+    # meets its latency.
     rates = [r for r in LATENCY_RATES if r < rate]
     say(f"vegeta open loop, first pages, at {', '.join(map(str, rates))} req/s")
     by_rate: dict[str, dict[str, list[dict[str, float]]]] = {}
@@ -226,8 +231,15 @@ def measure(feedread_port: int, pages: dict, args: argparse.Namespace) -> dict[s
         for each in rates:
             for name in ("feedread first", "bare redis"):
                 port, lines = targets[name]
-                found = vegeta(port, lines, each, args.vegeta_seconds)
+                found = settled(vegeta(port, lines, each, args.vegeta_seconds))
                 by_rate.setdefault(str(each), {}).setdefault(name, []).append(found)
+    say(f"vegeta open loop at {rate} req/s (half the bare Redis handler's saturation)")
+    # The ceilings under the same open loop: what this machine allows at that rate.
+    latency: dict[str, list[dict[str, float]]] = {}
+    for _ in range(args.runs):
+        for name, (port, lines) in targets.items():
+            found = settled(vegeta(port, lines, rate, args.vegeta_seconds))
+            latency.setdefault(name, []).append(found)
     return {
         "saturation": saturation,
         "saturation_runs": runs,
