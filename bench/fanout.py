@@ -34,9 +34,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.client import WeitaoClient  # noqa: E402
 from bench.doc import DOC, replace_section  # noqa: E402
+from bench.read import PAUSED  # noqa: E402
 from bench.read_world import fanout_counts_followers  # noqa: E402
 from bench.settle import settle  # noqa: E402
-from bench.stack import restart  # noqa: E402
+from bench.stack import paused, restart  # noqa: E402
 from services.fanout.domain import PUSH_BATCH  # noqa: E402
 from shared.config import Env  # noqa: E402
 from shared.feedstore.keys import (  # noqa: E402
@@ -282,7 +283,8 @@ async def main() -> None:
         api = WeitaoClient(session, WeitaoClient.urls_from_env(env), env.str("WEITAO_JWT_SECRET"))
         bench = Bench(api, env)
         try:
-            await run(bench, env)
+            with paused(*PAUSED):  # off the 2 cores the measured processes share
+                await run(bench, env)
         finally:
             say("restoring fanout and publishing with the deployment's settings")
             restart("fanout")
