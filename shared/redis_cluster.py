@@ -79,6 +79,7 @@ class AutoPipeline:
     def __init__(self, client: AnyRedis) -> None:
         self.client = client
         self._queued: list[tuple[Sequence[Command], asyncio.Future[list[Any]]]] = []
+        self._sending: set[asyncio.Task[None]] = set()
 
     async def run(self, commands: Sequence[Command]) -> list[Any]:
         """Each command's reply, in order (EVALSHA of Scripts as Script runs them); the
@@ -92,7 +93,13 @@ class AutoPipeline:
     def _send_queued(self) -> None:
         calls, self._queued = self._queued, []
         task = asyncio.ensure_future(self._send(calls))
-        task.add_done_callback(lambda done: done.exception())  # errors went to the callers
+        self._sending.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        if not task.cancelled():
+            task.exception()  # marked seen: its errors went to the callers
 
     async def _send(self, calls: list[tuple[Sequence[Command], asyncio.Future[list[Any]]]]) -> None:
         commands = [command for wanted, _ in calls for command in wanted]
