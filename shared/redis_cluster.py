@@ -74,7 +74,8 @@ class AutoPipeline:
     """Commands of many callers made in the same pass of the event loop go to Redis as one
     pipeline: under load, many requests want their reads at once, and one write and one
     read of all their replies cost the client and Redis far less than a round trip each
-    (redis-py does not pipeline across callers itself)."""
+    (redis-py does not pipeline across callers itself). Callers' commands must not depend
+    on one another's effects: a script a node had lost runs again after the batch."""
 
     def __init__(self, client: AnyRedis) -> None:
         self.client = client

@@ -111,9 +111,10 @@ async def test_a_callers_commands_come_back_in_its_order_beside_other_callers(fe
         await feed_redis.set(key, n)
     first, second = await asyncio.gather(
         pipeline.run([("GET", keys[2]), INCREMENT.command([keys[0]], [5]), ("GET", keys[1])]),
-        pipeline.run([("GET", keys[0]), ("GET", keys[2])]),
+        pipeline.run([("GET", keys[1]), ("GET", keys[2])]),
     )
     assert first == [b"2", [5, b"5"], b"1"]
-    assert second == [b"5", b"2"]
+    assert second == [b"1", b"2"]
+    assert await feed_redis.get(keys[0]) == b"5"
     for key in keys:
         await feed_redis.delete(key)
