@@ -18,7 +18,8 @@ STACK := $(PY) deploy/localstack.py
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# A venv cut short (say, Ctrl-C while it was made) has no pip: made again from scratch.
+	@$(PY) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m venv --clear $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
 	@$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
