@@ -34,10 +34,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.client import WeitaoClient  # noqa: E402
 from bench.doc import DOC, replace_section  # noqa: E402
-from bench.read import PAUSED  # noqa: E402
 from bench.read_world import fanout_counts_followers  # noqa: E402
 from bench.settle import settle  # noqa: E402
-from bench.stack import paused, restart  # noqa: E402
+from bench.stack import BESIDE_THE_MEASURED, paused, restart  # noqa: E402
 from services.fanout.domain import PUSH_BATCH  # noqa: E402
 from shared.config import Env  # noqa: E402
 from shared.feedstore.keys import (  # noqa: E402
@@ -283,7 +282,7 @@ async def main() -> None:
         api = WeitaoClient(session, WeitaoClient.urls_from_env(env), env.str("WEITAO_JWT_SECRET"))
         bench = Bench(api, env)
         try:
-            with paused(*PAUSED):  # off the 2 cores the measured processes share
+            with paused(*BESIDE_THE_MEASURED):  # off the 2 cores the measured processes share
                 await run(bench, env)
         finally:
             say("restoring fanout and publishing with the deployment's settings")

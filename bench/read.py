@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from bench import read_report  # noqa: E402
 from bench.client import WeitaoClient  # noqa: E402
 from bench.read_world import CATEGORY, Builder, ReadWorld, build  # noqa: E402
-from bench.stack import paused  # noqa: E402
+from bench.stack import BESIDE_THE_MEASURED, paused  # noqa: E402
 from shared.config import Env  # noqa: E402
 from shared.feedstore.keys import feed_key  # noqa: E402
 from shared.redis_cluster import connect  # noqa: E402
@@ -42,10 +42,6 @@ VEGETA = ROOT / ".run" / "bin" / "vegeta"
 LUA = ROOT / "bench" / "wrk" / "rotate.lua"
 CEILING_PORTS = {"redis": 18971, "fixed": 18972}
 READERS = 200
-# Stopped while measuring (bench.stack.paused): on the same 2 cores, insights would ingest
-# feedread's served impressions during feedread's runs only (Kafka still takes them), and
-# either could be working off a backlog another bench left (a million follows).
-PAUSED = ("insights", "notifications")
 DEEP_PAGES = 5
 KINDS = ("first", "deeper", "category")
 # Open-loop rates (req/s) first pages are also measured at, below half the bare handler's.
@@ -193,7 +189,7 @@ async def main(args: argparse.Namespace) -> None:
         processes = start_ceilings(await fixed.read())
         try:
             await ceilings_up(session)
-            with paused(*PAUSED):
+            with paused(*BESIDE_THE_MEASURED):
                 results = measure(int(api.urls["feedread"].rsplit(":", 1)[1]), pages, args)
         finally:
             for process in processes:

@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench import read_pull_report, read_report  # noqa: E402
 from bench.client import WeitaoClient  # noqa: E402
-from bench.read import OUT, PAUSED, ceilings_up, targets, vegeta, world_of, wrk  # noqa: E402
+from bench.read import OUT, ceilings_up, targets, vegeta, world_of, wrk  # noqa: E402
 from bench.read_pull_world import GROUPS, PullWorld, all_pulled, pull_world  # noqa: E402
 from bench.read_world import Builder, ReadWorld  # noqa: E402
-from bench.stack import paused  # noqa: E402
+from bench.stack import BESIDE_THE_MEASURED, paused  # noqa: E402
 from shared.config import Env  # noqa: E402
 from shared.redis_cluster import connect  # noqa: E402
 
@@ -123,7 +123,7 @@ async def main(args: argparse.Namespace) -> None:
         bare_redis = start_bare_redis()
         try:
             await ceilings_up(session, [CEILING_PORT])
-            with paused(*PAUSED):
+            with paused(*BESIDE_THE_MEASURED):
                 feedread = int(api.urls["feedread"].rsplit(":", 1)[1])
                 results = measure(feedread, pages, ceiling, args)
         finally:

@@ -13,6 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 STACK = [sys.executable, str(ROOT / "deploy" / "localstack.py")]
+# The services the benches stop while they measure (`paused`): on the same 2 cores,
+# insights would ingest feedread's served impressions during feedread's runs only (Kafka
+# still takes them), and either may be working off a backlog another bench left.
+BESIDE_THE_MEASURED = ("insights", "notifications")
 
 
 @contextlib.contextmanager

@@ -40,9 +40,10 @@ Command = tuple[EncodableT, ...]
 
 
 class Script:
-    """A Lua script called by its SHA1 (EVALSHA): its body crosses the wire and is hashed
-    by Redis only when the server does not hold it yet (a new or restarted node answers
-    NOSCRIPT, and the call is made again with the body, which also loads it)."""
+    """A Lua script called by its SHA1 (EVALSHA, through AutoPipeline): its body crosses
+    the wire and is hashed by Redis only when the server does not hold it yet (a new or
+    restarted node answers NOSCRIPT, and the call is made again with the body, which also
+    loads it)."""
 
     _bodies: ClassVar[dict[str, str]] = {}  # SHA1 -> body of every Script made
 
@@ -54,12 +55,6 @@ class Script:
     def command(self, keys: Sequence[str], args: Sequence[EncodableT]) -> Command:
         """The EVALSHA of the script for `keys` and `args`."""
         return ("EVALSHA", self.sha, len(keys), *keys, *args)
-
-    async def __call__(
-        self, client: AnyRedis, keys: Sequence[str], args: Sequence[EncodableT]
-    ) -> Any:
-        """The script's reply for `keys` and `args` (on a cluster, the keys' node)."""
-        return await _executed(client, self.command(keys, args))
 
 
 async def _executed(client: AnyRedis, command: Command) -> Any:
