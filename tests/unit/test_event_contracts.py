@@ -22,6 +22,7 @@ from shared.events import (
     EngagementRecorded,
     Envelope,
     FanoutChunk,
+    FeedPageServed,
     FeedRebuildRequested,
     FeedSweep,
     FollowChanged,
@@ -147,6 +148,14 @@ SAMPLES: dict[str, events.Contract] = {
         amount_cents=12900,
         source="server",
     ),
+    "feed_page_served_v1": FeedPageServed(
+        user_id="400891230179688449",
+        at=AT,
+        served=[
+            ["400891230179688448", "400891230179688450"],
+            ["400891230179688451", "400891230179688452"],
+        ],
+    ),
 }
 
 
@@ -212,8 +221,31 @@ def test_each_contract_stays_on_its_topic():
         "feed.sweep": "weitao.fanout-work.v1",
         "feed.rebuild_requested": "weitao.feed-requests.v1",
         "engagement.recorded": "weitao.engagement.v1",
+        "feed.page_served": "weitao.engagement.v1",
         "group_buy.decided": "weitao.interactions.v1",
     }
+
+
+def test_a_served_page_is_one_server_impression_per_item_in_page_order():
+    page = SAMPLES["feed_page_served_v1"]
+    assert page.impressions() == [
+        EngagementRecorded(
+            action="impression",
+            user_id="400891230179688449",
+            account_id=account,
+            post_id=post,
+            at=AT,
+            source="server",
+        )
+        for account, post in page.served
+    ]
+
+
+@pytest.mark.parametrize("item", [["1"], ["1", "2", "3"], "12", None])
+def test_a_served_item_that_is_not_an_account_and_post_pair_is_a_bad_event(item):
+    page = replace(SAMPLES["feed_page_served_v1"], served=[["1", "2"], item])
+    with pytest.raises(BadEvent, match="served"):
+        page.impressions()
 
 
 def _pretty(raw: bytes) -> bytes:
