@@ -10,7 +10,7 @@ from redis.exceptions import RedisError
 
 from services.feedread import domain
 from services.feedread.bodies import raw_json
-from services.feedread.impressions import ServedImpressions
+from services.feedread.impressions import ServedPages
 from services.feedread.service import Feedread
 from shared.accounts import AccountView
 from shared.auth import require_actor
@@ -32,8 +32,8 @@ from shared.web import (
 )
 
 READER = web.AppKey("feedread", Feedread)
-# What each page served, sent to insights as impressions off the request path (reach).
-IMPRESSIONS = web.AppKey("feedread_impressions", ServedImpressions)
+# What each page served, sent to insights off the request path (impressions, reach).
+SERVED_PAGES = web.AppKey("feedread_served_pages", ServedPages)
 
 
 class FeedItem(msgspec.Struct):
@@ -79,7 +79,7 @@ async def feed(request: web.Request) -> web.Response:
     except domain.ReaderNotReady as exc:
         raise ApiError(503, exc.code, exc.message, headers={"Retry-After": "1"}) from None
     result = await reader.page(user_id, limit, cursor, category)
-    request.app[IMPRESSIONS].record(user_id, result.items)
+    request.app[SERVED_PAGES].record(user_id, result.items)
     position = result.next_position
     # The shape /openapi.json documents (FeedPage), assembled from bodies encoded once.
     items = [_ServedItem(raw_json(item.post), raw_json(item.account)) for item in result.items]

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from services.feedread import api, consumer
 from services.feedread.config import FeedreadConfig
 from services.feedread.engagement import EngagementStore
-from services.feedread.impressions import ServedImpressions
+from services.feedread.impressions import ServedPages
 from services.feedread.producer import KafkaEvents
 from services.feedread.service import Feedread
 from services.feedread.store import FeedStore
@@ -37,15 +37,15 @@ def create_app(config: FeedreadConfig) -> web.Application:
         app[api.READER] = Feedread(
             app[STORE], EngagementStore(app[REDIS]), KafkaEvents(app[PRODUCER])
         )
-        app[api.IMPRESSIONS] = ServedImpressions(producer(bootstrap), app[METRICS])
+        app[api.SERVED_PAGES] = ServedPages(producer(bootstrap), app[METRICS])
         yield
         await app[PRODUCER].stop()
 
     async def start_producer(app: web.Application) -> None:
         await start_with_retry(app[PRODUCER], "feedread-events")
 
-    async def send_impressions(app: web.Application) -> None:
-        await app[api.IMPRESSIONS].run()
+    async def send_served_pages(app: web.Application) -> None:
+        await app[api.SERVED_PAGES].run()
 
     async def consume(app: web.Application) -> None:
         await ConsumerLoop(
@@ -58,7 +58,7 @@ def create_app(config: FeedreadConfig) -> web.Application:
             runtime.kafka_readiness(bootstrap),
             wiring,
             runtime.background("event-producer", start_producer),
-            runtime.background("served-impressions", send_impressions),
+            runtime.background("served-pages", send_served_pages),
             runtime.background("consumer", consume),
         ]
     )
