@@ -1,6 +1,6 @@
-"""Insights' Kafka handlers: engagement, follows, posts, interactions (group buys
-included) and accounts, each a `Batch(..., with_ids=True)` of the use cases
-(service.Ingest), given each event with its envelope id."""
+"""Insights' Kafka handlers: engagement (feedread's served pages included), follows,
+posts, interactions (group buys included) and accounts, each a `Batch(..., with_ids=True)`
+of the use cases (service.Ingest), given each event with its envelope id."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from shared.events import (
     AccountChanged,
     Contract,
     EngagementRecorded,
+    FeedPageServed,
     FollowChanged,
     GroupBuyDecided,
     PostDeleted,
@@ -27,8 +28,10 @@ def handlers(ingest: Ingest) -> dict[type[Contract], EventHandler]:
     """The consumer's table: each contract to its use case."""
     posts = Batch(ingest.posts, with_ids=True)
     interactions = Batch(ingest.interactions, with_ids=True)
+    engagement = Batch(ingest.engagement, with_ids=True)
     return {
-        EngagementRecorded: Batch(ingest.engagement, with_ids=True),
+        EngagementRecorded: engagement,
+        FeedPageServed: engagement,
         FollowChanged: Batch(ingest.follows, with_ids=True),
         AccountChanged: Batch(ingest.accounts, with_ids=True),
         PostPublished: posts,

@@ -27,6 +27,7 @@ from shared.events import (
     AccountChanged,
     Contract,
     EngagementRecorded,
+    FeedPageServed,
     FollowChanged,
     GroupBuyDecided,
     PostDeleted,
@@ -60,6 +61,18 @@ async def _fresh(tx: IngestTransaction, batch: Sequence[Identified[C]]) -> list[
     return events
 
 
+def _engagement_of(events: list[EngagementRecorded | FeedPageServed]) -> list[EngagementRecorded]:
+    """`events` with each served page as its items' server impressions; BadEvent for a
+    malformed page (raised inside the transaction, so nothing of its batch is claimed)."""
+    out: list[EngagementRecorded] = []
+    for e in events:
+        if isinstance(e, FeedPageServed):
+            out += e.impressions()
+        else:
+            out.append(e)
+    return out
+
+
 async def _purchases_once(
     tx: IngestTransaction, events: list[EngagementRecorded]
 ) -> list[EngagementRecorded]:
@@ -87,10 +100,14 @@ class Ingest:
         self.store = store
         self.rankings = rankings
 
-    async def engagement(self, batch: Sequence[Identified[EngagementRecorded]]) -> None:
-        """Adds the new events to the counters, each purchase order once."""
+    async def engagement(
+        self, batch: Sequence[Identified[EngagementRecorded | FeedPageServed]]
+    ) -> None:
+        """Adds the new events to the counters, each item of a served page as one server
+        impression (a page is claimed as one event) and each purchase order once."""
         async with self.store.writing() as tx:
-            await tx.add_engagement(tally(await _purchases_once(tx, await _fresh(tx, batch))))
+            fresh = _engagement_of(await _fresh(tx, batch))
+            await tx.add_engagement(tally(await _purchases_once(tx, fresh)))
 
     async def follows(self, batch: Sequence[Identified[FollowChanged]]) -> None:
         """Logs each follow change once and notes new follows for the fake-follower judge."""
