@@ -1,9 +1,12 @@
-"""`python -m services.insights.ingest_bench [events]`: how many engagement events per
-second one insights consumer ingests (envelope-id claims, counters, one transaction a
-batch) against a raw aiokafka consume of the same records, in the same run.
+"""`python -m services.insights.ingest_bench [pages] [--per-item]`: how fast one insights
+consumer ingests what feedread and clients send (envelope-id claims, counters, one
+transaction a batch) against a raw aiokafka consume of the same records, in the same run.
 
-Both read one scratch topic of 12 partitions that nothing else reads; insights writes
-into a scratch schema. Both are dropped afterwards."""
+The mix: `pages` served feed pages of PAGE_ITEMS items each, one `feed.page_served` a
+page (or, with --per-item, one `engagement.recorded` server impression an item, as
+feedread sent them before pages), and CLIENT_PER_PAGE client events per page. Both read
+one scratch topic of 12 partitions that nothing else reads; insights writes into a
+scratch schema. Both are dropped afterwards."""
 
 from __future__ import annotations
 
@@ -25,12 +28,16 @@ from services.insights.service import Ingest
 from services.insights.store import IngestStore
 from shared import db
 from shared.config import Env
-from shared.events import EngagementRecorded
+from shared.envelope import Contract
+from shared.events import SERVER_SOURCE, EngagementRecorded, FeedPageServed
 from shared.kafka import ConsumerLoop, event_producer, start_with_retry
 from shared.redis_cluster import connect
 from shared.timeutil import rfc3339, utcnow
 
-ACTIONS = ("impression", "impression", "impression", "view", "view", "click", "favorite")
+CLIENT_ACTIONS = ("view", "view", "view", "click", "favorite")
+PAGE_ITEMS = 20  # feedread's default page
+CLIENT_PER_PAGE = 2  # client events sent per page served
+ACCOUNTS, POSTS_PER_ACCOUNT, USERS = 200, 30, 20_000
 
 
 class ScratchLoop(ConsumerLoop):
@@ -45,25 +52,46 @@ class ScratchLoop(ConsumerLoop):
         return [self.scratch_topic]
 
 
-async def produce(bootstrap: str, topic: str, events: int) -> None:
+def workload(pages: int, per_item: bool) -> list[Contract]:
+    """`pages` served pages (each one event, or one server impression an item) with
+    CLIENT_PER_PAGE client events after each; the same pages and items either way."""
     rng = random.Random(1)
+    now = rfc3339(utcnow())
+    events: list[Contract] = []
+    for _ in range(pages):
+        user = str(rng.randint(1, USERS))
+        served = [_item(rng) for _ in range(PAGE_ITEMS)]
+        page = FeedPageServed(user_id=user, at=now, served=served)
+        if per_item:
+            events += [
+                EngagementRecorded("impression", user, a, p, now, source=SERVER_SOURCE)
+                for a, p in served
+            ]
+        else:
+            events.append(page)
+        for _ in range(CLIENT_PER_PAGE):
+            account, post = _item(rng)
+            action = rng.choice(CLIENT_ACTIONS)
+            dwell = rng.randint(500, 60_000) if action == "view" else None
+            events.append(EngagementRecorded(action, user, account, post, now, dwell))
+    return events
+
+
+def _item(rng: random.Random) -> list[str]:
+    """A random `[account_id, post_id]` of the bench's world."""
+    account = rng.randint(1, ACCOUNTS)
+    return [str(account), str(account * 1000 + rng.randint(1, POSTS_PER_ACCOUNT))]
+
+
+async def produce(bootstrap: str, topic: str, events: list[Contract]) -> None:
     producer = event_producer(bootstrap)
     await start_with_retry(producer, "ingest-bench")
-    now = rfc3339(utcnow())
     try:
-        for start in range(0, events, 1000):
-            sends = []
-            for _ in range(min(1000, events - start)):
-                account = rng.randint(1, 200)
-                event = EngagementRecorded(
-                    action=rng.choice(ACTIONS),
-                    user_id=str(rng.randint(1, 20_000)),
-                    account_id=str(account),
-                    post_id=str(account * 1000 + rng.randint(1, 30)),
-                    at=now,
-                    dwell_ms=rng.randint(500, 60_000) if rng.random() < 0.2 else None,
-                )
-                sends.append(await producer.send(topic, value=event, key=event.key()))
+        for start in range(0, len(events), 1000):
+            sends = [
+                await producer.send(topic, value=event, key=event.key())
+                for event in events[start : start + 1000]
+            ]
             await asyncio.gather(*sends)
     finally:
         await producer.stop()
@@ -115,20 +143,25 @@ async def insights_consume(env: Env, topic: str, events: int) -> float:
         await redis.aclose()
 
 
-async def main(events: int) -> None:
+async def main(pages: int, per_item: bool) -> None:
     env = Env.from_os()
     bootstrap = env.str("WEITAO_KAFKA_BOOTSTRAP")
     topic = f"weitao.bench-insights-{uuid.uuid4().hex[:8]}"
+    events = workload(pages, per_item)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     await admin.create_topics([NewTopic(topic, num_partitions=12, replication_factor=1)])
     try:
         await produce(bootstrap, topic, events)
-        raw = await raw_consume(bootstrap, topic, events)
-        ingested = await insights_consume(env, topic, events)
+        raw = await raw_consume(bootstrap, topic, len(events))
+        ingested = await insights_consume(env, topic, len(events))
+        impressions = ingested * pages * PAGE_ITEMS / len(events)
+        shape = "per-item impressions" if per_item else "page events"
         print(
-            f"{events} engagement events: raw aiokafka consume {raw:,.0f}/s, "
-            f"insights ingest {ingested:,.0f}/s, ratio {ingested / raw:.3f}"
+            f"{pages} pages of {PAGE_ITEMS} as {shape} + {pages * CLIENT_PER_PAGE} client "
+            f"events = {len(events)} events: raw aiokafka consume {raw:,.0f}/s, insights "
+            f"ingest {ingested:,.0f} events/s = {impressions:,.0f} served impressions/s, "
+            f"ratio {ingested / raw:.3f}"
         )
     finally:
         await admin.delete_topics([topic])
@@ -137,5 +170,11 @@ async def main(events: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m services.insights.ingest_bench")
-    parser.add_argument("events", type=int, nargs="?", default=20_000, help="events to ingest")
-    asyncio.run(main(parser.parse_args().events))
+    parser.add_argument("pages", type=int, nargs="?", default=2_000, help="feed pages served")
+    parser.add_argument(
+        "--per-item",
+        action="store_true",
+        help="each served item as its own engagement.recorded (before feed.page_served)",
+    )
+    args = parser.parse_args()
+    asyncio.run(main(args.pages, args.per_item))
