@@ -52,18 +52,27 @@ class FeedPageServed(Contract):
         return self.user_id
 
     def impressions(self) -> list[EngagementRecorded]:
-        """The page as one server impression per item; BadEvent when an item is not an
-        `[account_id, post_id]` pair."""
-        if not all(isinstance(item, list) and len(item) == 2 for item in self.served):
+        """The page as one server impression per item; BadEvent when `served` is not a
+        list of `[account_id, post_id]` pairs of decimal ids."""
+        if not isinstance(self.served, list) or not all(map(_is_id_pair, self.served)):
             raise BadEvent(f"{self.TYPE}: served: items must be [account_id, post_id]")
         return [
             EngagementRecorded(
                 action="impression",
                 user_id=self.user_id,
-                account_id=str(account_id),
-                post_id=str(post_id),
+                account_id=account_id,
+                post_id=post_id,
                 at=self.at,
                 source=SERVER_SOURCE,
             )
             for account_id, post_id in self.served
         ]
+
+
+def _is_id_pair(item: object) -> bool:
+    """Whether `item` is `[account_id, post_id]`, both ids as decimal strings."""
+    return (
+        isinstance(item, list)
+        and len(item) == 2
+        and all(isinstance(part, str) and part.isdigit() for part in item)
+    )

@@ -1,8 +1,10 @@
 """Calling a consumer group's handlers on decoded events: outages are waited out, other
-failures retried, and an event that keeps failing is moved to the dead-letter topic."""
+failures retried, and an event that keeps failing, or that its handler finds malformed,
+is moved to the dead-letter topic."""
 
 from __future__ import annotations
 
+import collections
 import logging
 import time
 import weakref
@@ -26,8 +28,9 @@ C = TypeVar("C", bound=Contract)
 
 @dataclass(frozen=True)
 class Batch:
-    """Marks a handler that takes a list of consecutive events of its type at once; with
-    `with_ids`, each as `Identified`, to deduplicate by the envelope's id."""
+    """Marks a handler that takes a list of consecutive events at once; with `with_ids`,
+    each as `Identified`, to deduplicate by the envelope's id. One Batch registered for
+    several types gets their consecutive events together, in order."""
 
     fn: Callable[[list[Any]], Awaitable[None]]
     with_ids: bool = False
@@ -71,9 +74,10 @@ class EventHandling:
 
     A failure that means Redis, Postgres or Kafka is unavailable (`shared.outages`) is
     waited out for as long as it lasts and does not count as an attempt. Any other failure
-    is retried `max_attempts` times, then the event goes to the dead-letter topic. A
-    `Batch` that fails is retried one event at a time first, so only the event at fault
-    is given up on, never the run it came in."""
+    is retried `max_attempts` times, then the event goes to the dead-letter topic; a
+    BadEvent (the handler found the event malformed) goes there at once, since retrying
+    cannot mend it. A `Batch` that fails is retried one event at a time first, so only
+    the event at fault is given up on, never the run it came in."""
 
     group: str
     handlers: dict[type[Contract], EventHandler]
@@ -82,9 +86,9 @@ class EventHandling:
     _events: Counter
 
     async def handle_all(self, records: Iterable[Record]) -> None:
-        """Handles records in order, each to completion. Consecutive events of a type
-        whose handler is a `Batch` reach it together (one transaction or pipeline for a
-        run of follows, say); order across types is kept."""
+        """Handles records in order, each to completion. Consecutive events whose
+        handler is the same `Batch` reach it together (one transaction or pipeline for a
+        run of follows, say); order across handlers is kept."""
         run: Run = []
         for record in records:
             try:
@@ -101,7 +105,7 @@ class EventHandling:
             if event is None or type(event) not in self.handlers:
                 self._events.labels(self.group, envelope.type, "ignored").inc()
                 continue
-            if run and type(run[0][2]) is not type(event):
+            if run and self.handlers[type(run[0][2])] is not self.handlers[type(event)]:
                 await self._dispatch(run)
                 run = []
             run.append((record, envelope, event))
@@ -112,8 +116,8 @@ class EventHandling:
         handler = self.handlers[type(run[0][2])]
         if isinstance(handler, Batch) and len(run) > 1:
             events = [_given(handler, envelope, event) for _, envelope, event in run]
-            records = [record for record, _, _ in run]
-            error = await self._call(lambda: handler.fn(events), run[0][1], records, attempts=1)
+            envelopes = [envelope for _, envelope, _ in run]
+            error = await self._call(lambda: handler.fn(events), envelopes, attempts=1)
             if error is None:
                 return
             log.warning(
@@ -123,15 +127,14 @@ class EventHandling:
             )
         for record, envelope, event in run:
             call = _one(handler, envelope, event)
-            error = await self._call(call, envelope, [record], self.max_attempts)
+            error = await self._call(call, [envelope], self.max_attempts)
             if error is not None:
                 await self._give_up(record, envelope, error)
 
-    async def _call(
-        self, call: Call, envelope: Envelope, records: list[Record], attempts: int
-    ) -> Exception | None:
-        """Calls until it succeeds (None) or has failed `attempts` times other than by an
-        outage (the last failure)."""
+    async def _call(self, call: Call, envelopes: list[Envelope], attempts: int) -> Exception | None:
+        """Calls (handling `envelopes`) until it succeeds (None), or has failed `attempts`
+        times other than by an outage, or once by a BadEvent (the last failure)."""
+        envelope = envelopes[0]
         failures = 0
         retry = Backoff()
         wait = Backoff(cap=OUTAGE_RETRY_CAP_S)
@@ -143,7 +146,7 @@ class EventHandling:
                 if is_outage(exc):
                     if waiting_since is None:
                         waiting_since = time.monotonic()
-                        self._events.labels(self.group, envelope.type, "waiting").inc(len(records))
+                        self._count(envelopes, "waiting")
                     log.warning(
                         "handler waiting for a dependency",
                         extra={
@@ -155,15 +158,20 @@ class EventHandling:
                     await wait.sleep()
                     continue
                 failures += 1
-                if failures >= attempts:
+                if failures >= attempts or isinstance(exc, BadEvent):
                     return exc
                 log.exception(
                     "handler failed; retrying", extra={"type": envelope.type, "attempt": failures}
                 )
                 await retry.sleep()
             else:
-                self._events.labels(self.group, envelope.type, "handled").inc(len(records))
+                self._count(envelopes, "handled")
                 return None
+
+    def _count(self, envelopes: list[Envelope], outcome: str) -> None:
+        """Counts `outcome` for each envelope under its own type."""
+        for kind, count in collections.Counter(e.type for e in envelopes).items():
+            self._events.labels(self.group, kind, outcome).inc(count)
 
     async def _give_up(self, record: Record, envelope: Envelope, error: Exception) -> None:
         log.error(

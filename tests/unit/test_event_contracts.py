@@ -241,9 +241,21 @@ def test_a_served_page_is_one_server_impression_per_item_in_page_order():
     ]
 
 
-@pytest.mark.parametrize("item", [["1"], ["1", "2", "3"], "12", None])
-def test_a_served_item_that_is_not_an_account_and_post_pair_is_a_bad_event(item):
-    page = replace(SAMPLES["feed_page_served_v1"], served=[["1", "2"], item])
+@pytest.mark.parametrize(
+    "served",
+    [
+        [["1", "2"], ["1"]],
+        [["1", "2"], ["1", "2", "3"]],
+        [["1", "2"], "12"],
+        [["1", "2"], None],
+        [["1", "x"]],
+        [[1, 2]],
+        None,
+        "12",
+    ],
+)
+def test_a_served_item_that_is_not_an_account_and_post_id_pair_is_a_bad_event(served):
+    page = replace(SAMPLES["feed_page_served_v1"], served=served)
     with pytest.raises(BadEvent, match="served"):
         page.impressions()
 

@@ -140,10 +140,6 @@ async def test_a_malformed_page_is_dead_lettered_alone_and_its_batch_counts(db):
     assert db.user_day[(SHOP, DAY, FAN)]["views"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shared/kafka/handling.py cuts runs where the event type changes, not the handler",
-)
 async def test_a_run_mixing_pages_and_engagement_is_one_batch(db):
     ingest = Ingest(db, db)
     calls: list[int] = []
