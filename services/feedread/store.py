@@ -229,7 +229,13 @@ def _kept_after(
     if after is None:
         kept = raw[:count]
     else:
-        kept = [(s, m) for s, m in raw if comes_after(m, s, after)][:count]
+        # Newest first: only the entries of the cursor's millisecond need comparing;
+        # every older one lies after it (a deeper page's ranges are mostly those).
+        ties = 0
+        while ties < len(raw) and raw[ties][0] >= after.score:
+            ties += 1
+        kept = [(s, m) for s, m in raw[:ties] if comes_after(m, s, after)][:count]
+        kept += raw[ties : ties + count - len(kept)]
     return kept, len(kept) < count and len(raw) == count + extra
 
 
