@@ -3,35 +3,13 @@ how runs are cut into batch calls, what is counted, and when an event is given u
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from prometheus_client import CollectorRegistry
 
 from shared.events import BadEvent, FeedRebuildRequested, FollowChanged
 from shared.kafka import Batch, ConsumerLoop
+from tests.unit.fakes_kafka import Consumed, DeadLetters
 
 AT = "2026-11-25T04:05:06.789Z"
-
-
-@dataclass
-class Consumed:
-    """A consumed record as the loop reads it."""
-
-    value: bytes
-    offset: int
-    topic: str = "weitao.scratch.v1"
-    partition: int = 0
-    key: bytes | None = b"k"
-
-
-class DeadLetters:
-    """What the loop uses of the dead-letter producer."""
-
-    def __init__(self) -> None:
-        self.values: list[bytes] = []
-
-    async def send_and_wait(self, topic: str, value: bytes, **_: object) -> None:
-        self.values.append(value)
 
 
 def follow(user: int) -> FollowChanged:

@@ -4,39 +4,25 @@ malformed page is dead-lettered alone while the good events around it count."""
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
-
 import pytest
 from prometheus_client import CollectorRegistry
 
 from services.insights import consumer
 from services.insights.service import Ingest
-from shared.events import SERVER_SOURCE, BadEvent, Contract, FeedPageServed
+from shared.events import SERVER_SOURCE, BadEvent, FeedPageServed
 from shared.kafka import ConsumerLoop, Identified
+from tests.unit import test_insights_service as service_tests
 from tests.unit.fakes_insights import FakeInsights
-from tests.unit.test_insights_service import AT, DAY, FAN, OTHER_FAN, POST, SHOP, engagement
+from tests.unit.fakes_kafka import Consumed, DeadLetters
+from tests.unit.test_insights_service import AT, DAY, FAN, OTHER_FAN, POST, SHOP, engagement, ids
+
+db, ingest = service_tests.db, service_tests.ingest  # the same fixtures
 
 OTHER_SHOP, OTHER_POST, THIRD_POST = 7_000_000_004, 7_000_000_010, 7_000_000_011
-ENVELOPES = itertools.count()
 
 
 def page(user: int, *served: tuple[int, int]) -> FeedPageServed:
     return FeedPageServed(str(user), AT, [[str(a), str(p)] for a, p in served])
-
-
-def identified(*events: Contract) -> list[Identified]:
-    return [Identified(f"page-envelope-{next(ENVELOPES)}", e) for e in events]
-
-
-@pytest.fixture
-def db() -> FakeInsights:
-    return FakeInsights()
-
-
-@pytest.fixture
-def ingest(db: FakeInsights) -> Ingest:
-    return Ingest(db, db)
 
 
 def impressions_by_user(db: FakeInsights, account: int) -> dict[int, int]:
@@ -50,7 +36,7 @@ def impressions_by_user(db: FakeInsights, account: int) -> dict[int, int]:
 
 async def test_each_item_of_a_page_is_one_server_impression(ingest, db):
     await ingest.engagement(
-        identified(
+        ids(
             page(FAN, (SHOP, POST), (SHOP, OTHER_POST), (OTHER_SHOP, THIRD_POST)),
             page(OTHER_FAN, (SHOP, POST)),
         )
@@ -67,7 +53,7 @@ async def test_each_item_of_a_page_is_one_server_impression(ingest, db):
 
 
 async def test_a_redelivered_page_counts_once(ingest, db):
-    batch = identified(page(FAN, (SHOP, POST), (SHOP, OTHER_POST), (SHOP, THIRD_POST)))
+    batch = ids(page(FAN, (SHOP, POST), (SHOP, OTHER_POST), (SHOP, THIRD_POST)))
     await ingest.engagement(batch)
     await ingest.engagement(batch)  # redelivered
     await ingest.engagement([batch[0], batch[0]])  # the same envelope twice in one batch
@@ -76,7 +62,7 @@ async def test_a_redelivered_page_counts_once(ingest, db):
 
 async def test_pages_and_client_engagement_count_together_in_one_batch(ingest, db):
     await ingest.engagement(
-        identified(
+        ids(
             engagement("view", dwell_ms=1000),
             page(FAN, (SHOP, POST), (SHOP, OTHER_POST)),
             engagement("impression"),  # a client's own report: not counted
@@ -92,31 +78,10 @@ async def test_pages_and_client_engagement_count_together_in_one_batch(ingest, d
 
 async def test_a_malformed_page_claims_nothing(ingest, db):
     bad = FeedPageServed(str(FAN), AT, [[str(SHOP)]])
-    batch = identified(engagement("view"), bad)
+    batch = ids(engagement("view"), bad)
     with pytest.raises(BadEvent):
         await ingest.engagement(batch)
     assert db.event_ids == set() and dict(db.user_day) == {}
-
-
-@dataclass
-class Consumed:
-    """A consumed record as the loop reads it (what shared.kafka.letters.Record needs)."""
-
-    value: bytes
-    offset: int
-    topic: str = "weitao.engagement.v1"
-    partition: int = 0
-    key: bytes | None = b"k"
-
-
-class DeadLetters:
-    """What the loop uses of the dead-letter producer."""
-
-    def __init__(self) -> None:
-        self.values: list[bytes] = []
-
-    async def send_and_wait(self, topic: str, value: bytes, **_: object) -> None:
-        self.values.append(value)
 
 
 async def test_a_malformed_page_is_dead_lettered_alone_and_its_batch_counts(db):
