@@ -29,7 +29,7 @@ from services.insights.store import IngestStore
 from shared import db
 from shared.config import Env
 from shared.envelope import Contract
-from shared.events import SERVER_SOURCE, EngagementRecorded, FeedPageServed
+from shared.events import EngagementRecorded, FeedPageServed
 from shared.kafka import ConsumerLoop, event_producer, start_with_retry
 from shared.redis_cluster import connect
 from shared.timeutil import rfc3339, utcnow
@@ -62,13 +62,7 @@ def workload(pages: int, per_item: bool) -> list[Contract]:
         user = str(rng.randint(1, USERS))
         served = [_item(rng) for _ in range(PAGE_ITEMS)]
         page = FeedPageServed(user_id=user, at=now, served=served)
-        if per_item:
-            events += [
-                EngagementRecorded("impression", user, a, p, now, source=SERVER_SOURCE)
-                for a, p in served
-            ]
-        else:
-            events.append(page)
+        events += page.impressions() if per_item else [page]
         for _ in range(CLIENT_PER_PAGE):
             account, post = _item(rng)
             action = rng.choice(CLIENT_ACTIONS)
